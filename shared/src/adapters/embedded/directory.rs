@@ -1,0 +1,80 @@
+//! Doctors and user profiles in the embedded store.
+
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension};
+
+use super::{from_json, internal, to_json, EmbeddedStore};
+use crate::domain::{Doctor, UserId, UserProfile};
+use crate::ports::{Directory, StoreError};
+
+#[async_trait]
+impl Directory for EmbeddedStore {
+    async fn list_doctors(&self) -> Result<Vec<Doctor>, StoreError> {
+        self.run(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT body FROM doctors ORDER BY name, id")
+                .map_err(internal)?;
+            let rows = stmt
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(internal)?;
+            rows.map(|r| from_json(&r.map_err(internal)?)).collect()
+        })
+        .await
+    }
+
+    async fn get_doctor(&self, id: &UserId) -> Result<Option<Doctor>, StoreError> {
+        let id = id.to_string();
+        self.run(move |conn| {
+            conn.query_row("SELECT body FROM doctors WHERE id = ?1", [id], |row| {
+                row.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(internal)?
+            .map(|body| from_json(&body))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError> {
+        let (id, name, body) = (doctor.id.to_string(), doctor.name.clone(), to_json(doctor)?);
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO doctors (id, name, body) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, body = excluded.body",
+                params![id, name, body],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError> {
+        let id = id.to_string();
+        self.run(move |conn| {
+            conn.query_row("SELECT body FROM users WHERE id = ?1", [id], |row| {
+                row.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(internal)?
+            .map(|body| from_json(&body))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
+        let (id, body) = (user.id.to_string(), to_json(user)?);
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO users (id, body) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+                params![id, body],
+            )
+            .map_err(internal)?;
+            Ok(())
+        })
+        .await
+    }
+}

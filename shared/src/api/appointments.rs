@@ -1,0 +1,345 @@
+//! Booking and managing appointments. Only patients book; a caller sees, cancels or reschedules
+//! only appointments they take part in, and anything else answers 404 so ids cannot be probed.
+
+use chrono::{DateTime, Duration, Utc};
+use http::{header, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, ApiRequest, ApiResponse, Deps};
+use crate::domain::appointment::{Reason, TransitionError};
+use crate::domain::doctor::{Slot, SlotRules};
+use crate::domain::{
+    Appointment, AppointmentId, AppointmentStatus, Caller, Doctor, Role, RoomName, UserId,
+};
+use crate::ports::{
+    IdempotencyBegin, IdempotencyCompletion, IdempotencyKey, Page, PageRequest, Party, StoreError,
+    StoredResponse, TimeRange,
+};
+
+/// How long a booking may hold its idempotency key before another attempt may take it over.
+const IDEMPOTENCY_LEASE: Duration = Duration::seconds(30);
+/// How long a completed booking is replayed for the same key.
+const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BookBody {
+    doctor_id: String,
+    start: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RescheduleBody {
+    start: String,
+}
+
+#[derive(Debug, Serialize)]
+struct AppointmentList {
+    items: Vec<Appointment>,
+    next_cursor: Option<String>,
+}
+
+fn unprocessable(kind: &'static str, detail: impl Into<String>) -> ApiError {
+    ApiError::Unprocessable {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+fn parse_start(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| unprocessable("invalid-value", "start: must be an RFC 3339 date-time"))
+}
+
+/// The slot of `doctor` that starts at `start`, if it can be booked now.
+fn bookable_slot(
+    doctor: &Doctor,
+    start: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Slot, ApiError> {
+    let slot = doctor.slot_at(start).ok_or_else(|| {
+        unprocessable(
+            "invalid-slot",
+            "start: not one of the doctor's slots (see GET /api/doctors/{id}/slots)",
+        )
+    })?;
+    if slot.start <= now {
+        return Err(unprocessable(
+            "invalid-slot",
+            "start: the slot is in the past",
+        ));
+    }
+    if slot.start > now + Duration::days(SlotRules::MAX_DAYS_AHEAD) {
+        return Err(unprocessable(
+            "invalid-slot",
+            format!(
+                "start: bookings open {} days ahead",
+                SlotRules::MAX_DAYS_AHEAD
+            ),
+        ));
+    }
+    Ok(slot)
+}
+
+fn transition_error(e: TransitionError) -> ApiError {
+    ApiError::Conflict {
+        kind: "invalid-state",
+        detail: format!("{e}."),
+    }
+}
+
+/// `POST /api/appointments`: a patient books a doctor's free slot.
+pub async fn book(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller_with_role(Role::Patient)?.clone();
+    let body: BookBody = req.json()?;
+    let key = req
+        .header(IDEMPOTENCY_KEY_HEADER)?
+        .map(|raw| IdempotencyKey::parse(caller.id.clone(), raw))
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let now = deps.clock.now();
+    let Some(key) = key else {
+        return book_once(deps, &caller, &body, now, None).await;
+    };
+    let fingerprint = fingerprint(&body);
+    match deps
+        .idempotency
+        .begin(
+            &key,
+            &fingerprint,
+            now,
+            IDEMPOTENCY_LEASE,
+            now + IDEMPOTENCY_TTL,
+        )
+        .await?
+    {
+        IdempotencyBegin::Started => {}
+        IdempotencyBegin::Replay(stored) => return replay(stored),
+        IdempotencyBegin::InProgress => {
+            return Err(ApiError::Conflict {
+                kind: "request-in-progress",
+                detail: "A request with this Idempotency-Key is still being processed.".into(),
+            })
+        }
+        IdempotencyBegin::Mismatch => {
+            return Err(unprocessable(
+                "idempotency-key-reused",
+                "This Idempotency-Key was already used with a different request body.",
+            ))
+        }
+    }
+    let result = book_once(deps, &caller, &body, now, Some((key.clone(), fingerprint))).await;
+    if result.is_err() {
+        // Let a retry run again; the failed attempt wrote nothing else.
+        if let Err(e) = deps.idempotency.release(&key).await {
+            tracing::warn!(error = %e, "could not release idempotency key");
+        }
+    }
+    result
+}
+
+fn fingerprint(body: &BookBody) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        &body.doctor_id,
+        &body.start,
+        body.reason.as_deref().unwrap_or(""),
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn replay(stored: StoredResponse) -> Result<ApiResponse, ApiError> {
+    let status = StatusCode::from_u16(stored.status).map_err(ApiError::internal)?;
+    let mut r = ApiResponse::new(status, stored.body.into_bytes().into());
+    r.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r.headers
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    Ok(r)
+}
+
+async fn book_once(
+    deps: &Deps,
+    caller: &Caller,
+    body: &BookBody,
+    now: DateTime<Utc>,
+    idempotency: Option<(IdempotencyKey, String)>,
+) -> Result<ApiResponse, ApiError> {
+    let doctor_id = UserId::parse(&body.doctor_id)
+        .map_err(|_| unprocessable("unknown-doctor", "doctor_id: no such doctor"))?;
+    let doctor = deps
+        .directory
+        .get_doctor(&doctor_id)
+        .await?
+        .ok_or_else(|| unprocessable("unknown-doctor", "doctor_id: no such doctor"))?;
+    let start = parse_start(&body.start)?;
+    let reason = body
+        .reason
+        .as_deref()
+        .map(Reason::parse)
+        .transpose()
+        .map_err(ApiError::invalid)?
+        .filter(|r| !r.as_str().is_empty());
+    let slot = bookable_slot(&doctor, start, now)?;
+    let room = RoomName::mint();
+    let appointment = Appointment {
+        id: AppointmentId::new(),
+        patient_id: caller.id.clone(),
+        doctor_id: doctor.id.clone(),
+        doctor_name: doctor.name.clone(),
+        patient_name: caller.name.clone(),
+        start: slot.start,
+        end: slot.end,
+        status: AppointmentStatus::Booked,
+        meeting_url: deps.config.jitsi.meeting_url(&room),
+        room_name: room,
+        reason,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        cancelled_by: None,
+    };
+    let response = ApiResponse::json(StatusCode::CREATED, &appointment)?;
+    let completion = idempotency.map(|(key, fingerprint)| IdempotencyCompletion {
+        key,
+        fingerprint,
+        response: StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: String::from_utf8_lossy(&response.body).into_owned(),
+        },
+        expires_at: now + IDEMPOTENCY_TTL,
+    });
+    deps.appointments
+        .create(&appointment, completion.as_ref())
+        .await?;
+    tracing::info!(appointment_id = %appointment.id, "appointment booked");
+    let mut response = response;
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {
+        response.headers.insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// `GET /api/appointments`: the caller's appointments by start, optionally within `from`/`to`.
+pub async fn list(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let party = match caller.role {
+        Role::Patient => Party::Patient(caller.id.clone()),
+        Role::Doctor => Party::Doctor(caller.id.clone()),
+    };
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        req.query_param(name)
+            .map(|raw| {
+                DateTime::parse_from_rfc3339(raw)
+                    .map(|t| t.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError::BadRequest(format!("{name}: must be an RFC 3339 date-time"))
+                    })
+            })
+            .transpose()
+    };
+    let range = TimeRange {
+        from: time("from")?,
+        to: time("to")?,
+    };
+    let page = page_request(&req)?;
+    let Page { items, next_cursor } = deps.appointments.list_for(&party, range, page).await?;
+    ApiResponse::json(StatusCode::OK, &AppointmentList { items, next_cursor })
+}
+
+/// Reads `limit` (1–100, default 50) and `cursor` from the query.
+pub fn page_request(req: &ApiRequest) -> Result<PageRequest, ApiError> {
+    let limit = match req.query_param("limit") {
+        None => PageRequest::DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::BadRequest("limit: must be a whole number from 1 to 100".into())
+            })?,
+    };
+    let cursor = req.query_param("cursor").map(str::to_owned);
+    if cursor
+        .as_deref()
+        .is_some_and(|c| c.is_empty() || c.len() > 1024)
+    {
+        return Err(ApiError::BadRequest(
+            "cursor: not a cursor this API handed out".into(),
+        ));
+    }
+    Ok(PageRequest { limit, cursor })
+}
+
+/// The appointment in the path, if the caller takes part in it; 404 otherwise.
+pub async fn load_for_participant(
+    deps: &Deps,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<Appointment, ApiError> {
+    let id = AppointmentId::parse(raw_id).map_err(|_| ApiError::NotFound("appointment"))?;
+    match deps.appointments.get(&id).await? {
+        Some(a) if a.is_participant(&caller.id) => Ok(a),
+        _ => Err(ApiError::NotFound("appointment")),
+    }
+}
+
+/// `GET /api/appointments/{id}`.
+pub async fn get(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
+    ApiResponse::json(StatusCode::OK, &appointment)
+}
+
+/// `POST /api/appointments/{id}/cancel`: either participant cancels a booked appointment that has
+/// not started; the doctor's slot is free again at once.
+pub async fn cancel(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let _: serde_json::Map<String, serde_json::Value> = req.json()?;
+    let current = load_for_participant(deps, caller, req.path_param("id")?).await?;
+    let next = current
+        .cancelled(caller.role, deps.clock.now())
+        .map_err(transition_error)?;
+    deps.appointments.update(&current, &next).await?;
+    tracing::info!(appointment_id = %next.id, version = next.version, "appointment cancelled");
+    ApiResponse::json(StatusCode::OK, &next)
+}
+
+/// `POST /api/appointments/{id}/reschedule`: either participant moves it to another free slot of
+/// the same doctor.
+pub async fn reschedule(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let body: RescheduleBody = req.json()?;
+    let current = load_for_participant(deps, caller, req.path_param("id")?).await?;
+    let start = parse_start(&body.start)?;
+    let now = deps.clock.now();
+    let doctor = deps
+        .directory
+        .get_doctor(&current.doctor_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::internal(StoreError::Corrupt("appointment's doctor is gone".into()))
+        })?;
+    let slot = bookable_slot(&doctor, start, now)?;
+    let next = current.rescheduled(slot, now).map_err(|e| match e {
+        TransitionError::SameSlot => unprocessable(
+            "invalid-slot",
+            "start: the appointment is already at that time",
+        ),
+        other => transition_error(other),
+    })?;
+    deps.appointments.update(&current, &next).await?;
+    tracing::info!(appointment_id = %next.id, version = next.version, "appointment rescheduled");
+    ApiResponse::json(StatusCode::OK, &next)
+}

@@ -1,0 +1,79 @@
+//! The HTTP API, independent of how requests arrive: the local server and every Lambda function
+//! turn their request into an [`ApiRequest`], call the route's handler from [`routes::ROUTES`],
+//! and send the [`ApiResponse`] back.
+
+pub mod appointments;
+pub mod auth;
+pub mod doctors;
+pub mod error;
+#[cfg(feature = "lambda")]
+pub mod lambda;
+pub mod request;
+pub mod routes;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, StatusCode};
+use serde::Serialize;
+
+pub use auth::{caller_from_claims, AuthProblem};
+pub use error::ApiError;
+pub use request::ApiRequest;
+
+use crate::clock::Clock;
+use crate::config::AppConfig;
+use crate::ports::{AppointmentStore, Directory, IdempotencyStore};
+
+/// What the handlers need, built once at cold start (or server start) and shared by reference.
+#[derive(Clone)]
+pub struct Deps {
+    pub directory: Arc<dyn Directory>,
+    pub appointments: Arc<dyn AppointmentStore>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
+    pub clock: Arc<dyn Clock>,
+    pub config: AppConfig,
+}
+
+impl Deps {
+    /// Every store port served by one object (the embedded store, or the DynamoDB store).
+    pub fn from_store<S>(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Self
+    where
+        S: Directory + AppointmentStore + IdempotencyStore + Clone + 'static,
+    {
+        Self {
+            directory: Arc::new(store.clone()),
+            appointments: Arc::new(store.clone()),
+            idempotency: Arc::new(store),
+            clock,
+            config,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl ApiResponse {
+    pub fn new(status: StatusCode, body: Bytes) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body,
+        }
+    }
+
+    pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Self, ApiError> {
+        let body = serde_json::to_vec(value).map_err(ApiError::internal)?;
+        let mut r = Self::new(status, body.into());
+        r.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        Ok(r)
+    }
+}

@@ -1,0 +1,81 @@
+//! Settings read once at cold start from the environment into one typed struct. Adapters never
+//! read the environment themselves; they get what they need from here.
+
+use crate::domain::{InvalidValue, JitsiSettings};
+
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    /// Where the Jitsi rooms live.
+    pub jitsi: JitsiSettings,
+    /// The public URL of the web app, used in links sent by SMS and push.
+    pub site_url: String,
+}
+
+impl Default for AppConfig {
+    fn default() -> Self {
+        Self {
+            jitsi: JitsiSettings::default(),
+            site_url: "http://127.0.0.1:3000".to_owned(),
+        }
+    }
+}
+
+impl AppConfig {
+    pub fn from_env() -> Result<Self, InvalidValue> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The same as [`AppConfig::from_env`], reading from any lookup (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidValue> {
+        let defaults = Self::default();
+        let jitsi = match get("JITSI_DOMAIN") {
+            Some(domain) => JitsiSettings::new(&domain)?,
+            None => defaults.jitsi,
+        };
+        let site_url = get("SITE_URL").unwrap_or(defaults.site_url);
+        if !(site_url.starts_with("https://") || site_url.starts_with("http://")) {
+            return Err(InvalidValue::new("SITE_URL", "must be an http(s) URL"));
+        }
+        Ok(Self {
+            jitsi,
+            site_url: site_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+/// Reads a variable that must be set, for the settings a deployed function cannot run without.
+pub fn required(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<String, InvalidValue> {
+    get(name)
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| InvalidValue::new(name, "must be set"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    #[test]
+    fn defaults_point_at_public_jitsi_and_the_local_server() {
+        let config = AppConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(config.jitsi.domain(), "meet.jit.si");
+        assert_eq!(config.site_url, "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn settings_come_from_the_environment_and_are_checked() {
+        let env = HashMap::from([
+            ("JITSI_DOMAIN", "8x8.vc"),
+            ("SITE_URL", "https://app.example.org/"),
+        ]);
+        let config = AppConfig::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(config.jitsi.domain(), "8x8.vc");
+        assert_eq!(config.site_url, "https://app.example.org");
+        let bad = AppConfig::from_lookup(|k| (k == "SITE_URL").then(|| "ftp://x".to_string()));
+        assert!(bad.is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! Ports: what the use cases need from storage, in domain words. The shapes follow DynamoDB's
+//! access patterns (key lookups, a query per "my appointments" view, one transaction per change)
+//! so that the embedded SQLite store and the DynamoDB store can honour the same contract.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The doctor's slot is held by another appointment.
+    #[error("the slot is already taken")]
+    SlotTaken,
+    /// The item changed since it was read (optimistic concurrency).
+    #[error("the item changed since it was read")]
+    StaleVersion,
+    /// An item that must be new already exists.
+    #[error("the item already exists")]
+    AlreadyExists,
+    /// A pagination cursor that this store did not hand out.
+    #[error("the pagination cursor is not valid")]
+    InvalidCursor,
+    /// The backend is overloaded or unreachable and retries are exhausted: the caller may retry.
+    #[error("the store is unavailable, retry later")]
+    Unavailable(#[source] BoxError),
+    /// A stored item no longer parses into the domain.
+    #[error("a stored item is corrupt: {0}")]
+    Corrupt(String),
+    /// Anything else from the backend.
+    #[error("the store failed")]
+    Internal(#[source] BoxError),
+}
+
+impl From<InvalidValue> for StoreError {
+    fn from(value: InvalidValue) -> Self {
+        StoreError::Corrupt(value.to_string())
+    }
+}
+
+/// A page of results and the opaque cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 100;
+
+    pub fn first(limit: u32) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+}
+
+/// Whose appointments: a patient's or a doctor's (each is an index in DynamoDB).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Patient(UserId),
+    Doctor(UserId),
+}
+
+/// Start times from `from` (inclusive) to `to` (exclusive); either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait Directory: Send + Sync {
+    async fn list_doctors(&self) -> Result<Vec<Doctor>, StoreError>;
+    async fn get_doctor(&self, id: &UserId) -> Result<Option<Doctor>, StoreError>;
+    async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError>;
+    async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError>;
+    async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError>;
+}
+
+#[async_trait]
+pub trait AppointmentStore: Send + Sync {
+    /// Writes a new appointment and its doctor-slot lock in one transaction, and completes the
+    /// idempotency record when one is given. `SlotTaken` when the slot is held already.
+    async fn create(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+    ) -> Result<(), StoreError>;
+
+    async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError>;
+
+    /// Replaces `previous` with `next` in one transaction, on condition that the stored version
+    /// is still `previous.version`: releases the slot lock when `next` no longer holds a slot,
+    /// moves it when the start changed. `StaleVersion` or `SlotTaken` when the condition fails.
+    async fn update(&self, previous: &Appointment, next: &Appointment) -> Result<(), StoreError>;
+
+    /// A party's appointments ordered by start (then id), one page at a time.
+    async fn list_for(
+        &self,
+        party: &Party,
+        range: TimeRange,
+        page: PageRequest,
+    ) -> Result<Page<Appointment>, StoreError>;
+
+    /// Starts of the doctor's slots held by appointments with a start in `[from, to)`.
+    async fn taken_slots(
+        &self,
+        doctor: &UserId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError>;
+}
+
+/// An `Idempotency-Key`, scoped to the caller who sent it: one user's key never collides with
+/// another's.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey {
+    pub user: UserId,
+    pub key: String,
+}
+
+impl IdempotencyKey {
+    /// Keys are 1–255 visible ASCII characters (a UUID is what clients usually send).
+    pub fn parse(user: UserId, raw: &str) -> Result<Self, InvalidValue> {
+        let ok = !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(Self {
+                user,
+                key: raw.to_owned(),
+            })
+        } else {
+            Err(InvalidValue::new(
+                "Idempotency-Key",
+                "must be 1-255 visible ASCII characters",
+            ))
+        }
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({}/{})", self.user, self.key)
+    }
+}
+
+/// A response kept so that a retried request can be answered with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What `begin` found for a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// No live record: this request now holds the lease and must complete or release it.
+    Started,
+    /// The same request completed before: answer with its response.
+    Replay(StoredResponse),
+    /// The same request is being processed right now (its lease has not run out).
+    InProgress,
+    /// The key was used with a different request body.
+    Mismatch,
+}
+
+/// The completed record written in the same transaction as the change it protects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyCompletion {
+    pub key: IdempotencyKey,
+    pub fingerprint: String,
+    pub response: StoredResponse,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Idempotency records after the Powertools design: in progress with a lease, or completed with
+/// the response; expiry is checked in code because TTL deletion lags.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims the key for this request unless a live record exists. An in-progress record whose
+    /// lease ran out (its worker died) is taken over; an expired record counts as absent.
+    async fn begin(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        expires_at: DateTime<Utc>,
+    ) -> Result<IdempotencyBegin, StoreError>;
+
+    /// Drops an in-progress record after a failure, so a retry can run again.
+    async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError>;
+}
