@@ -1,0 +1,221 @@
+//! MediChain on one machine: the very same API handlers as the Lambda functions, wired to the
+//! embedded SQLite store, behind one HTTP server that also serves the static site and the local
+//! stand-ins for Cognito (`/dev/login`).
+
+pub mod auth;
+pub mod dev;
+pub mod seed;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodFilter, MethodRouter};
+use axum::Router;
+use http::{header, HeaderValue, StatusCode};
+use medichain::adapters::embedded::EmbeddedStore;
+use medichain::api::request::MAX_BODY_BYTES;
+use medichain::api::routes::{self, Route};
+use medichain::api::{ApiError, ApiRequest, ApiResponse, Deps};
+use medichain::clock::DevClock;
+use medichain::config::AppConfig;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::auth::LocalAuth;
+
+/// The OpenAPI description of `/api`, kept in the repo and served at `/openapi.json`.
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub site_dir: PathBuf,
+    pub config: AppConfig,
+}
+
+impl Options {
+    /// The defaults of the run command: 127.0.0.1:3000, `./.data`, the repo's `static-site/`.
+    pub fn defaults() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from(".data"),
+            site_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../static-site")),
+            config: AppConfig::default(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub deps: Deps,
+    pub auth: LocalAuth,
+    pub clock: Arc<DevClock>,
+    pub store: EmbeddedStore,
+}
+
+/// A running server: its address and the task serving it.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the store (seeding demo data on first start), binds, and serves in the background.
+pub async fn start(options: Options) -> anyhow::Result<Server> {
+    let store = EmbeddedStore::open(&options.data_dir)
+        .with_context(|| format!("opening the database in {}", options.data_dir.display()))?;
+    let auth = LocalAuth::load_or_create(&options.data_dir)?;
+    let clock = Arc::new(DevClock::default());
+    let mut config = options.config.clone();
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .with_context(|| format!("binding {}", options.addr))?;
+    let addr = listener.local_addr()?;
+    if config.site_url == AppConfig::default().site_url {
+        config.site_url = format!("http://{addr}");
+    }
+    let deps = Deps::from_store(store.clone(), clock.clone(), config);
+    if seed::seed_if_empty(deps.directory.as_ref()).await? {
+        tracing::info!("seeded demo doctors and patients");
+    }
+    let state = Arc::new(AppState {
+        deps,
+        auth,
+        clock,
+        store,
+    });
+    let app = router(state.clone(), &options.site_dir);
+    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(Server { addr, state, task })
+}
+
+pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
+    let mut by_path: HashMap<&'static str, MethodRouter<Arc<AppState>>> = HashMap::new();
+    for route in routes::all() {
+        let path = route.path;
+        let filter = MethodFilter::try_from(route.method.clone())
+            .unwrap_or_else(|_| panic!("unsupported method on {path}"));
+        let route = Arc::new(route);
+        let handler = move |State(state): State<Arc<AppState>>,
+                            path_params: Option<Path<HashMap<String, String>>>,
+                            RawQuery(query): RawQuery,
+                            request: Request| {
+            let route = Arc::clone(&route);
+            async move { serve_api(&state, &route, path_params, query, request).await }
+        };
+        let entry = by_path.remove(path).unwrap_or_default();
+        by_path.insert(path, entry.on(filter, handler));
+    }
+    let mut api = Router::new();
+    for (path, method_router) in by_path {
+        api = api.route(path, method_router);
+    }
+    let site = ServeDir::new(site_dir)
+        .append_index_html_on_directories(true)
+        .not_found_service(ServeFile::new(site_dir.join("404.html")));
+    api.route("/api/{*rest}", axum::routing::any(api_not_found))
+        .route("/openapi.json", get(openapi))
+        .route_service("/video/{room}", ServeFile::new(site_dir.join("video.html")))
+        .merge(dev::routes())
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback_service(site)
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn serve_api(
+    state: &AppState,
+    route: &Route,
+    path_params: Option<Path<HashMap<String, String>>>,
+    query: Option<String>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    // Read one byte past the limit so an oversized body is told apart from one at the limit.
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
+        Ok(b) => b,
+        Err(_) => {
+            return to_axum(
+                ApiError::PayloadTooLarge(format!(
+                    "The request body must be at most {MAX_BODY_BYTES} bytes."
+                ))
+                .into_response(),
+            )
+        }
+    };
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let req = ApiRequest {
+        caller: state.auth.caller(authorization),
+        method: parts.method,
+        path_params: path_params.map(|Path(p)| p).unwrap_or_default(),
+        query: query
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default(),
+        headers: parts.headers,
+        body,
+    };
+    to_axum(route.call(&state.deps, req).await)
+}
+
+pub fn to_axum(r: ApiResponse) -> Response {
+    let mut response = Response::new(Body::from(r.body));
+    *response.status_mut() = r.status;
+    *response.headers_mut() = r.headers;
+    response
+}
+
+async fn api_not_found() -> Response {
+    to_axum(ApiError::NotFound("route").into_response())
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = ApiError::BadRequest("This method is not allowed on this path.".into()).into_response();
+    r.status = StatusCode::METHOD_NOT_ALLOWED;
+    if let Ok(body) = serde_json::to_vec(&serde_json::json!({
+        "type": "/problems/method-not-allowed",
+        "title": "Method Not Allowed",
+        "status": 405,
+        "detail": "This method is not allowed on this path."
+    })) {
+        r.body = body.into();
+    }
+    to_axum(r)
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+/// The headers CloudFront's response headers policy sets in AWS, so the site is tested locally
+/// under the same Content-Security-Policy.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut http::HeaderMap, k: &'static str, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "referrer-policy", "no-referrer");
+    set(h, "x-frame-options", "DENY");
+    set(h, "cache-control", "no-store");
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self' https://meet.jit.si https://8x8.vc; \
+         frame-src https://meet.jit.si https://8x8.vc; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    );
+    set(
+        h,
+        "permissions-policy",
+        "camera=(self \"https://meet.jit.si\" \"https://8x8.vc\"), microphone=(self \"https://meet.jit.si\" \"https://8x8.vc\"), display-capture=(self \"https://meet.jit.si\" \"https://8x8.vc\")",
+    );
+    response
+}
