@@ -115,9 +115,21 @@ pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
     for (path, method_router) in by_path {
         api = api.route(path, method_router);
     }
+    let not_found_page = site_dir.join("404.html");
+    let not_found = move || {
+        let page = not_found_page.clone();
+        async move {
+            let body = tokio::fs::read(&page).await.unwrap_or_default();
+            (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                body,
+            )
+        }
+    };
     let site = ServeDir::new(site_dir)
         .append_index_html_on_directories(true)
-        .not_found_service(ServeFile::new(site_dir.join("404.html")));
+        .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(not_found));
     api.route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/openapi.json", get(openapi))
         .route_service("/video/{room}", ServeFile::new(site_dir.join("video.html")))

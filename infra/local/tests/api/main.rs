@@ -1,0 +1,10 @@
+//! API tests through the real local server on a free loopback port.
+
+mod support;
+
+mod booking_story;
+mod concurrency;
+mod errors;
+mod idempotency;
+mod openapi;
+mod site;
