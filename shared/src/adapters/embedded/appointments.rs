@@ -3,10 +3,12 @@
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{from_json, idempotency, internal, is_constraint_violation, to_json, EmbeddedStore};
+use super::{
+    body_by_id, from_json, idempotency, internal, is_constraint_violation, to_json, EmbeddedStore,
+};
 use crate::adapters::{parse_time, sortable_time};
 use crate::domain::{Appointment, AppointmentId, UserId};
 use crate::ports::{
@@ -96,16 +98,8 @@ impl AppointmentStore for EmbeddedStore {
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| {
-            conn.query_row("SELECT body FROM appointments WHERE id = ?1", [id], |row| {
-                row.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(internal)?
-            .map(|body| from_json(&body))
-            .transpose()
-        })
-        .await
+        self.run(move |conn| body_by_id(conn, "appointments", &id))
+            .await
     }
 
     async fn update(&self, previous: &Appointment, next: &Appointment) -> Result<(), StoreError> {

@@ -1,9 +1,9 @@
 //! Doctors and user profiles in the embedded store.
 
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
-use super::{from_json, internal, to_json, EmbeddedStore};
+use super::{body_by_id, from_json, internal, to_json, EmbeddedStore};
 use crate::domain::{Doctor, UserId, UserProfile};
 use crate::ports::{Directory, StoreError};
 
@@ -24,16 +24,7 @@ impl Directory for EmbeddedStore {
 
     async fn get_doctor(&self, id: &UserId) -> Result<Option<Doctor>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| {
-            conn.query_row("SELECT body FROM doctors WHERE id = ?1", [id], |row| {
-                row.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(internal)?
-            .map(|body| from_json(&body))
-            .transpose()
-        })
-        .await
+        self.run(move |conn| body_by_id(conn, "doctors", &id)).await
     }
 
     async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError> {
@@ -52,16 +43,7 @@ impl Directory for EmbeddedStore {
 
     async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| {
-            conn.query_row("SELECT body FROM users WHERE id = ?1", [id], |row| {
-                row.get::<_, String>(0)
-            })
-            .optional()
-            .map_err(internal)?
-            .map(|body| from_json(&body))
-            .transpose()
-        })
-        .await
+        self.run(move |conn| body_by_id(conn, "users", &id)).await
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {

@@ -80,3 +80,19 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreErr
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
     serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
+
+/// The JSON body of the row with `id` in `table` (one of our fixed table names, never input).
+pub(crate) fn body_by_id<T: serde::de::DeserializeOwned>(
+    conn: &Connection,
+    table: &'static str,
+    id: &str,
+) -> Result<Option<T>, StoreError> {
+    use rusqlite::OptionalExtension as _;
+    conn.prepare_cached(&format!("SELECT body FROM {table} WHERE id = ?1"))
+        .map_err(internal)?
+        .query_row([id], |row| row.get::<_, String>(0))
+        .optional()
+        .map_err(internal)?
+        .map(|body| from_json(&body))
+        .transpose()
+}
