@@ -5,6 +5,8 @@
 
 pub mod adapters;
 pub mod api;
+#[cfg(all(feature = "aws", feature = "lambda"))]
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;

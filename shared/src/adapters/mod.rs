@@ -1,6 +1,8 @@
 //! Adapters: the ports implemented on real technology. `embedded` is SQLite in a file (the local
 //! default and the reference for the contract suite); `aws` talks to AWS through the SDK.
 
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

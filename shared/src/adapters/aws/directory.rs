@@ -1,0 +1,70 @@
+//! Doctors and user profiles in the DynamoDB store.
+
+use async_trait::async_trait;
+
+use super::table::keys;
+use super::{body_of, key, s, sdk_error, to_json, DynamoDbStore, BODY, ENTITY};
+use crate::domain::{Doctor, UserId, UserProfile};
+use crate::ports::{Directory, StoreError};
+
+const NAME: &str = "name";
+
+#[async_trait]
+impl Directory for DynamoDbStore {
+    async fn list_doctors(&self) -> Result<Vec<Doctor>, StoreError> {
+        let mut doctors = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", super::PARTITION_KEY)
+                .expression_attribute_values(":pk", s(keys::DIRECTORY_PK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in out.items() {
+                doctors.push(body_of::<Doctor>(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // The partition is ordered by id; people look for doctors by name.
+        doctors.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        Ok(doctors)
+    }
+
+    async fn get_doctor(&self, id: &UserId) -> Result<Option<Doctor>, StoreError> {
+        self.get_item(key(keys::DIRECTORY_PK, keys::doctor_sk(id)))
+            .await?
+            .map(|item| body_of(&item))
+            .transpose()
+    }
+
+    async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError> {
+        let mut item = key(keys::DIRECTORY_PK, keys::doctor_sk(&doctor.id));
+        item.insert(ENTITY.into(), s("doctor"));
+        item.insert(NAME.into(), s(doctor.name.clone()));
+        item.insert(BODY.into(), s(to_json(doctor)?));
+        self.put_plain(item).await
+    }
+
+    async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError> {
+        self.get_item(key(keys::user_pk(id), keys::PROFILE_SK))
+            .await?
+            .map(|item| body_of(&item))
+            .transpose()
+    }
+
+    async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
+        let mut item = key(keys::user_pk(&user.id), keys::PROFILE_SK);
+        item.insert(ENTITY.into(), s("user"));
+        item.insert(BODY.into(), s(to_json(user)?));
+        self.put_plain(item).await
+    }
+}

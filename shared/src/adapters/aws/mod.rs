@@ -1,0 +1,192 @@
+//! The DynamoDB store: every store port on one table (see `docs/decisions-dynamodb.md` for the
+//! key design). Each change is one conditional write or one `TransactWriteItems`, so the
+//! guarantees match the embedded store's SQLite transactions: no double booking, updates
+//! conditioned on the version read, idempotency completed together with the booking.
+
+mod appointments;
+mod directory;
+mod idempotency;
+pub mod table;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::Client;
+
+use crate::ports::StoreError;
+
+pub use table::{
+    IndexSpec, DOCTOR_APPOINTMENTS, INDEXES, PARTITION_KEY, PATIENT_APPOINTMENTS, SORT_KEY,
+    STREAM_VIEW, TTL_ATTRIBUTE,
+};
+
+/// All store ports on one DynamoDB table. Cheap to clone; clones share the SDK client.
+#[derive(Clone, Debug)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDbStore {
+    /// A store on `table_name` through `client` (built once at cold start and reused).
+    pub fn new(client: Client, table_name: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table_name.into(),
+        }
+    }
+
+    /// A store whose client is configured by the SDK's standard chain: region, credentials and
+    /// endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
+    /// For binaries that must not name SDK types (the local server).
+    pub async fn connect(table_name: impl Into<String>) -> Self {
+        let config = load_sdk_config().await;
+        Self::new(Client::new(&config), table_name)
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table
+    }
+}
+
+/// The SDK configuration from the environment, with the one HTTPS client this crate builds in:
+/// hyper 1 + rustls on ring. Loading it with the SDK's default client would pull aws-lc-sys
+/// (a C build) as well; see `docs/decisions-dynamodb.md`.
+pub async fn load_sdk_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+/// The HTTPS client (it speaks plain HTTP too, for a local endpoint such as moto).
+pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls;
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
+
+impl DynamoDbStore {
+    pub(crate) async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            // Read-your-writes: a profile or appointment just written must be seen as written.
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(out.item)
+    }
+
+    pub(crate) async fn put_plain(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Error codes that mean "too busy now, the same request may succeed later". The SDK has retried
+/// them already when they reach us.
+const RETRYABLE_CODES: &[&str] = &[
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// An SDK failure as a store error: overload and outages (after the SDK's own retries) are
+/// `Unavailable`, so the API answers 503 with `Retry-After`; anything else is `Internal`, keeping
+/// the SDK error as its cause.
+pub(crate) fn sdk_error<E>(e: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let transient = match &e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(ctx) => {
+            ctx.raw().status().is_server_error()
+                || ctx
+                    .err()
+                    .code()
+                    .is_some_and(|c| RETRYABLE_CODES.contains(&c))
+        }
+        SdkError::ResponseError(ctx) => ctx.raw().status().is_server_error(),
+        _ => false,
+    };
+    if transient {
+        StoreError::Unavailable(Box::new(e))
+    } else {
+        StoreError::Internal(Box::new(e))
+    }
+}
+
+/// A request this adapter built is missing a required part: a bug here, never the caller's.
+pub(crate) fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Internal(Box::new(e))
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A string attribute of a stored item; its absence means the item is not what we wrote.
+fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(format!(
+            "item lacks string attribute {name}"
+        ))),
+    }
+}
+
+fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a valid number"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "item lacks number attribute {name}"
+        ))),
+    }
+}
+
+/// The domain value kept as JSON in the item's `body` attribute.
+const BODY: &str = "body";
+/// What kind of item this is, for people and stream consumers reading the table.
+const ENTITY: &str = "entity";
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Internal(Box::new(e)))
+}
+
+fn body_of<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
+    serde_json::from_str(get_s(item, BODY)?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn key(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        (PARTITION_KEY.to_owned(), s(pk)),
+        (SORT_KEY.to_owned(), s(sk)),
+    ])
+}

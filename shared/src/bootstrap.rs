@@ -1,0 +1,43 @@
+//! Cold-start wiring for the Lambda functions: structured logs, the typed configuration, one SDK
+//! configuration load and the DynamoDB store, handed to the API as [`Deps`]. Everything that can
+//! be wrong with the environment fails here, once, never per request.
+
+use std::sync::Arc;
+
+use crate::adapters::aws::{load_sdk_config, DynamoDbStore};
+use crate::api::Deps;
+use crate::clock::SystemClock;
+use crate::config::{self, AppConfig};
+
+/// JSON logs (one object per line, as CloudWatch Logs Insights reads them), no colours. The level
+/// comes from `RUST_LOG`, else from the function's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+
+    let filter = EnvFilter::try_from_default_env()
+        .ok()
+        .or_else(|| {
+            std::env::var("AWS_LAMBDA_LOG_LEVEL")
+                .ok()
+                .and_then(|level| EnvFilter::try_new(level.to_ascii_lowercase()).ok())
+        })
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    // `try_init`: a second call (tests, a function that wires twice) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false)
+        .with_current_span(false)
+        .try_init();
+}
+
+/// The handlers' dependencies on the DynamoDB store named by `TABLE_NAME`.
+pub async fn aws_deps() -> Result<Deps, lambda_http::Error> {
+    let get = |name: &str| std::env::var(name).ok();
+    let app = AppConfig::from_lookup(get)?;
+    let table = config::required(&get, "TABLE_NAME")?;
+    let sdk = load_sdk_config().await;
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    Ok(Deps::from_store(store, Arc::new(SystemClock), app))
+}
