@@ -1,0 +1,6 @@
+//! The store contract on the embedded SQLite store (the reference implementation).
+
+mod contract;
+mod support;
+
+contract::contract_suite!(support::embedded);

@@ -1,0 +1,110 @@
+//! One `moto_server` per test binary on a free loopback port, started on first use. Tests get
+//! their own table on it, so they run in parallel without seeing each other's items.
+//!
+//! A missing `moto_server` fails the test with the install line: CI must never pass by skipping
+//! the DynamoDB half of the suite.
+
+use std::io::Read as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use medichain::adapters::aws::https_client;
+
+pub struct MotoServer {
+    pub endpoint: String,
+    /// The `sh` that owns moto; held so that its stdin stays open while this process lives.
+    _child: Mutex<Child>,
+}
+
+/// moto runs under a small shell that waits on its stdin, which only this process holds: when
+/// the test binary exits, however it exits, the shell reads end-of-file and stops moto. (A
+/// `static` is never dropped, so a `Drop` impl could not do this.)
+const SUPERVISOR: &str = r#"
+command -v moto_server >/dev/null 2>&1 || {
+    echo "moto_server is not on PATH; install it with: pip install 'moto[server]'" >&2
+    exit 127
+}
+moto_server -H 127.0.0.1 -p "$1" >"${TMPDIR:-/tmp}/medichain-moto-$1.log" 2>&1 &
+moto=$!
+cat >/dev/null
+kill "$moto" 2>/dev/null
+"#;
+
+static SERVER: OnceLock<MotoServer> = OnceLock::new();
+static TABLES: AtomicU32 = AtomicU32::new(0);
+
+pub fn server() -> &'static MotoServer {
+    SERVER.get_or_init(start)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn start() -> MotoServer {
+    let port = free_port();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(SUPERVISOR)
+        .arg("moto-supervisor")
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sh starts");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut why = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = err.read_to_string(&mut why);
+            }
+            panic!("moto_server did not start ({status}): {why}");
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {addr} within 30 s (log: /tmp/medichain-moto-{port}.log)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    MotoServer {
+        endpoint: format!("http://{addr}"),
+        _child: Mutex::new(child),
+    }
+}
+
+/// A DynamoDB client for moto with explicit dummy credentials and region, so nothing in the
+/// environment (a developer's real profile) can send test traffic anywhere else.
+pub fn config() -> aws_sdk_dynamodb::config::Builder {
+    aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .endpoint_url(&server().endpoint)
+        .http_client(https_client())
+}
+
+pub async fn client() -> Client {
+    Client::from_conf(config().build())
+}
+
+pub fn unique_table_name() -> String {
+    format!(
+        "medichain-test-{}-{}",
+        std::process::id(),
+        TABLES.fetch_add(1, Ordering::SeqCst)
+    )
+}
