@@ -2,6 +2,8 @@
 //! read the environment themselves; they get what they need from here.
 
 use crate::domain::{InvalidValue, JitsiSettings};
+use crate::jitsi::secret::FetchedSecrets;
+use crate::jitsi::{JitsiAuth, JitsiAuthSettings, JAAS_DOMAIN};
 
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -9,6 +11,9 @@ pub struct AppConfig {
     pub jitsi: JitsiSettings,
     /// The public URL of the web app, used in links sent by SMS and push.
     pub site_url: String,
+    /// How participants are admitted to rooms (no token, JaaS or self-hosted token auth), with
+    /// the key material resolved. Its `Debug` never shows the key.
+    pub jitsi_auth: JitsiAuth,
 }
 
 impl Default for AppConfig {
@@ -16,6 +21,7 @@ impl Default for AppConfig {
         Self {
             jitsi: JitsiSettings::default(),
             site_url: "http://127.0.0.1:3000".to_owned(),
+            jitsi_auth: JitsiAuth::None,
         }
     }
 }
@@ -27,11 +33,35 @@ impl AppConfig {
 
     /// The same as [`AppConfig::from_env`], reading from any lookup (tests pass a map).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, InvalidValue> {
+        Self::from_lookup_with_secrets(get, &FetchedSecrets::default())
+    }
+
+    /// The SSM parameters (Jitsi key or secret) the environment asks for: a Lambda fetches these
+    /// once at cold start and passes them to [`AppConfig::from_lookup_with_secrets`].
+    pub fn secret_parameters(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, InvalidValue> {
+        Ok(JitsiAuthSettings::from_lookup(&get)?.parameters())
+    }
+
+    /// The config, with secrets from the environment, files, or the `fetched` SSM parameters.
+    pub fn from_lookup_with_secrets(
+        get: impl Fn(&str) -> Option<String>,
+        fetched: &FetchedSecrets,
+    ) -> Result<Self, InvalidValue> {
         let defaults = Self::default();
-        let jitsi = match get("JITSI_DOMAIN") {
-            Some(domain) => JitsiSettings::new(&domain)?,
-            None => defaults.jitsi,
+        let auth = JitsiAuthSettings::from_lookup(&get)?;
+        let jitsi = match (get("JITSI_DOMAIN"), &auth) {
+            (Some(domain), _) => JitsiSettings::new(&domain)?,
+            (None, JitsiAuthSettings::Jaas { .. }) => JitsiSettings::new(JAAS_DOMAIN)?,
+            (None, _) => defaults.jitsi,
         };
+        // JaaS rooms live under the AppID: meeting links must say so too.
+        let jitsi = match &auth {
+            JitsiAuthSettings::Jaas { app_id, .. } => jitsi.with_tenant(app_id),
+            _ => jitsi,
+        };
+        let jitsi_auth = auth.resolve(&jitsi, fetched)?;
         let site_url = get("SITE_URL").unwrap_or(defaults.site_url);
         if !(site_url.starts_with("https://") || site_url.starts_with("http://")) {
             return Err(InvalidValue::new("SITE_URL", "must be an http(s) URL"));
@@ -39,6 +69,7 @@ impl AppConfig {
         Ok(Self {
             jitsi,
             site_url: site_url.trim_end_matches('/').to_owned(),
+            jitsi_auth,
         })
     }
 }

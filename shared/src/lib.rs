@@ -10,4 +10,5 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod jitsi;
 pub mod ports;

@@ -209,6 +209,7 @@ async fn book_once(
         created_at: now,
         updated_at: now,
         cancelled_by: None,
+        call: None,
     };
     let response = ApiResponse::json(StatusCode::CREATED, &appointment)?;
     let completion = idempotency.map(|(key, fingerprint)| IdempotencyCompletion {

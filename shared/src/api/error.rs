@@ -44,6 +44,15 @@ pub enum ApiError {
     },
     #[error("internal error")]
     Internal(#[source] BoxError),
+    /// A client error whose problem document carries extension members (RFC 9457 section 3.2),
+    /// such as when a room opens. `status` must be a 4xx.
+    #[error("{detail}")]
+    Extended {
+        status: StatusCode,
+        kind: &'static str,
+        detail: String,
+        extensions: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 /// The problem document (RFC 9457).
@@ -54,6 +63,8 @@ struct Problem<'a> {
     title: &'a str,
     status: u16,
     detail: String,
+    #[serde(flatten)]
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -81,6 +92,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Extended { status, .. } => *status,
         }
     }
 
@@ -90,7 +102,9 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not-found",
-            ApiError::Conflict { kind, .. } | ApiError::Unprocessable { kind, .. } => kind,
+            ApiError::Conflict { kind, .. }
+            | ApiError::Unprocessable { kind, .. }
+            | ApiError::Extended { kind, .. } => kind,
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::TooManyRequests { .. } => "too-many-requests",
@@ -120,11 +134,16 @@ impl ApiError {
             }
             tracing::error!(status = status.as_u16(), error = %self, causes = %chain, "request failed");
         }
+        let extensions = match &self {
+            ApiError::Extended { extensions, .. } => extensions.clone(),
+            _ => serde_json::Map::new(),
+        };
         let problem = Problem {
             kind: format!("/problems/{}", self.kind()),
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail,
+            extensions,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = ApiResponse::new(status, body.into());
@@ -195,6 +214,24 @@ mod tests {
         let body = String::from_utf8(r.body.to_vec()).unwrap();
         assert!(!body.contains("arn:aws"), "{body}");
         assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn extension_members_sit_beside_the_standard_ones() {
+        let mut extensions = serde_json::Map::new();
+        extensions.insert("opens_at".into(), "2030-01-01T09:45:00Z".into());
+        let r = ApiError::Extended {
+            status: StatusCode::FORBIDDEN,
+            kind: "room-not-open",
+            detail: "The room opens at 09:45 UTC.".into(),
+            extensions,
+        }
+        .into_response();
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["type"], "/problems/room-not-open");
+        assert_eq!(body["opens_at"], "2030-01-01T09:45:00Z");
+        assert_eq!(body["status"], 403);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod error;
 pub mod lambda;
 pub mod request;
 pub mod routes;
+pub mod video;
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use http::Method;
 
-use super::{appointments, doctors, ApiError, ApiRequest, ApiResponse, Deps};
+use super::{appointments, doctors, video, ApiError, ApiRequest, ApiResponse, Deps};
 
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send + 'a>>;
@@ -85,6 +85,7 @@ pub fn all() -> Vec<Route> {
             "/api/appointments/{id}/reschedule",
             appointments::reschedule
         ),
+        route!("join-call", GET, "/api/appointments/{id}/join", video::join),
     ]
 }
 

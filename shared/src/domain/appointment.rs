@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::call::CallRecord;
 use super::doctor::Slot;
 use super::{AppointmentId, InvalidValue, Role, RoomName, UserId};
 
@@ -91,6 +92,10 @@ pub struct Appointment {
     pub updated_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_by: Option<Role>,
+    /// Who was in the video room and when; absent until someone joins (and on rows written
+    /// before calls were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallRecord>,
 }
 
 /// Why a change to an appointment is not allowed in its current state.
@@ -163,7 +168,7 @@ impl Appointment {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use chrono::Duration;
 
     use super::*;
@@ -185,6 +190,7 @@ mod tests {
             created_at: start - Duration::days(1),
             updated_at: start - Duration::days(1),
             cancelled_by: None,
+            call: None,
         }
     }
 

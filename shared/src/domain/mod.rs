@@ -1,6 +1,7 @@
 //! The domain: values that can only hold valid data, and the rules of booking.
 
 pub mod appointment;
+pub mod call;
 pub mod doctor;
 pub mod ids;
 pub mod room;

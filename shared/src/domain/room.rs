@@ -75,6 +75,8 @@ impl fmt::Display for RoomName {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JitsiSettings {
     domain: String,
+    /// A path segment every room lives under (the AppID on 8x8 JaaS).
+    tenant: Option<String>,
 }
 
 impl JitsiSettings {
@@ -90,6 +92,7 @@ impl JitsiSettings {
         if ok {
             Ok(Self {
                 domain: domain.to_ascii_lowercase(),
+                tenant: None,
             })
         } else {
             Err(InvalidValue::new(
@@ -103,12 +106,24 @@ impl JitsiSettings {
         &self.domain
     }
 
+    /// Rooms under `tenant/` (JaaS addresses rooms as `<AppID>/<room>`). The caller has checked
+    /// that `tenant` is URL-safe.
+    pub fn with_tenant(mut self, tenant: &str) -> Self {
+        self.tenant = Some(tenant.to_owned());
+        self
+    }
+
     /// The link that opens the room directly in Jitsi, with the prejoin screen on
     /// (`prejoinConfig.enabled`; the seed's `prejoinPageEnabled` was removed from Jitsi).
     pub fn meeting_url(&self, room: &RoomName) -> String {
+        let tenant = self
+            .tenant
+            .as_deref()
+            .map(|t| format!("{t}/"))
+            .unwrap_or_default();
         format!(
-            "https://{}/{}#config.prejoinConfig.enabled=true",
-            self.domain, room
+            "https://{}/{tenant}{room}#config.prejoinConfig.enabled=true",
+            self.domain
         )
     }
 }
@@ -117,6 +132,7 @@ impl Default for JitsiSettings {
     fn default() -> Self {
         Self {
             domain: Self::DEFAULT_DOMAIN.to_owned(),
+            tenant: None,
         }
     }
 }

@@ -8,3 +8,4 @@ mod errors;
 mod idempotency;
 mod openapi;
 mod site;
+mod video_rooms;
