@@ -2,6 +2,7 @@
 //! the DynamoDB store talks to, and domain values to store. Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod moto;
 
 use std::any::Any;
