@@ -2,12 +2,21 @@
 //! access patterns (key lookups, a query per "my appointments" view, one transaction per change)
 //! so that the embedded SQLite store and the DynamoDB store can honour the same contract.
 
+mod notifications;
+mod outbound;
+
 use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
+
+pub use notifications::{DeviceRegistry, GateClaim, NotificationStore, ProfileStore, ReminderGate};
+pub use outbound::{
+    EventPublisher, MessageContext, NoPush, Notifier, OutboundError, PushOutcome, PushRegistrar,
+    ReminderScheduler,
+};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 

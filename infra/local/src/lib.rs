@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
-use medichain::adapters::embedded::EmbeddedStore;
+use medichain::adapters::embedded::{EmbeddedOutbox, EmbeddedStore};
 use medichain::api::request::MAX_BODY_BYTES;
 use medichain::api::routes::{self, Route};
 use medichain::api::{ApiError, ApiRequest, ApiResponse, Deps};
@@ -79,7 +79,8 @@ pub async fn start(options: Options) -> anyhow::Result<Server> {
     if config.site_url == AppConfig::default().site_url {
         config.site_url = format!("http://{addr}");
     }
-    let deps = Deps::from_store(store.clone(), clock.clone(), config);
+    let outbox = EmbeddedOutbox::new(store.clone(), clock.clone());
+    let deps = Deps::from_store(store.clone(), clock.clone(), config).with_push(Arc::new(outbox));
     if seed::seed_if_empty(deps.directory.as_ref()).await? {
         tracing::info!("seeded demo doctors and patients");
     }

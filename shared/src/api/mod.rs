@@ -8,6 +8,8 @@ pub mod doctors;
 pub mod error;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod me;
+pub mod notifications;
 pub mod request;
 pub mod routes;
 pub mod video;
@@ -24,7 +26,10 @@ pub use request::ApiRequest;
 
 use crate::clock::Clock;
 use crate::config::AppConfig;
-use crate::ports::{AppointmentStore, Directory, IdempotencyStore};
+use crate::ports::{
+    AppointmentStore, DeviceRegistry, Directory, IdempotencyStore, NoPush, NotificationStore,
+    ProfileStore, PushRegistrar,
+};
 
 /// What the handlers need, built once at cold start (or server start) and shared by reference.
 #[derive(Clone)]
@@ -32,6 +37,11 @@ pub struct Deps {
     pub directory: Arc<dyn Directory>,
     pub appointments: Arc<dyn AppointmentStore>,
     pub idempotency: Arc<dyn IdempotencyStore>,
+    pub notifications: Arc<dyn NotificationStore>,
+    pub profiles: Arc<dyn ProfileStore>,
+    pub devices: Arc<dyn DeviceRegistry>,
+    /// Makes push endpoints for registered devices (SNS in AWS, the outbox locally).
+    pub push: Arc<dyn PushRegistrar>,
     pub clock: Arc<dyn Clock>,
     pub config: AppConfig,
 }
@@ -40,15 +50,33 @@ impl Deps {
     /// Every store port served by one object (the embedded store, or the DynamoDB store).
     pub fn from_store<S>(store: S, clock: Arc<dyn Clock>, config: AppConfig) -> Self
     where
-        S: Directory + AppointmentStore + IdempotencyStore + Clone + 'static,
+        S: Directory
+            + AppointmentStore
+            + IdempotencyStore
+            + NotificationStore
+            + ProfileStore
+            + DeviceRegistry
+            + Clone
+            + 'static,
     {
         Self {
             directory: Arc::new(store.clone()),
             appointments: Arc::new(store.clone()),
-            idempotency: Arc::new(store),
+            idempotency: Arc::new(store.clone()),
+            notifications: Arc::new(store.clone()),
+            profiles: Arc::new(store.clone()),
+            devices: Arc::new(store),
+            push: Arc::new(NoPush),
             clock,
             config,
         }
+    }
+
+    /// The same dependencies with push registration through `push` (without it, registering a
+    /// device answers that push is not available).
+    pub fn with_push(mut self, push: Arc<dyn PushRegistrar>) -> Self {
+        self.push = push;
+        self
     }
 }
 

@@ -7,7 +7,9 @@ use std::pin::Pin;
 
 use http::Method;
 
-use super::{appointments, doctors, video, ApiError, ApiRequest, ApiResponse, Deps};
+use super::{
+    appointments, doctors, me, notifications, video, ApiError, ApiRequest, ApiResponse, Deps,
+};
 
 pub type HandlerFuture<'a> =
     Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send + 'a>>;
@@ -86,6 +88,32 @@ pub fn all() -> Vec<Route> {
             appointments::reschedule
         ),
         route!("join-call", GET, "/api/appointments/{id}/join", video::join),
+        route!(
+            "list-notifications",
+            GET,
+            "/api/notifications",
+            notifications::list
+        ),
+        route!(
+            "mark-notification-read",
+            POST,
+            "/api/notifications/{id}/read",
+            notifications::mark_read
+        ),
+        route!("get-profile", GET, "/api/me", me::get),
+        route!("update-profile", PUT, "/api/me", me::update),
+        route!(
+            "register-device",
+            POST,
+            "/api/me/devices",
+            me::register_device
+        ),
+        route!(
+            "remove-device",
+            DELETE,
+            "/api/me/devices/{id}",
+            me::remove_device
+        ),
     ]
 }
 

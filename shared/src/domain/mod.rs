@@ -2,8 +2,14 @@
 
 pub mod appointment;
 pub mod call;
+pub mod device;
 pub mod doctor;
+pub mod event;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod ids;
+pub mod notification;
+pub mod reminder;
 pub mod room;
 pub mod user;
 

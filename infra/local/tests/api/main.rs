@@ -7,5 +7,6 @@ mod concurrency;
 mod errors;
 mod idempotency;
 mod openapi;
+mod profile_and_devices;
 mod site;
 mod video_rooms;

@@ -5,6 +5,8 @@
 
 mod appointments;
 mod directory;
+// Notifications, devices and reminder gates (the reminders issue; docs/reminders.md).
+mod dynamodb_notifications;
 mod idempotency;
 pub mod table;
 

@@ -5,12 +5,16 @@
 mod appointments;
 mod directory;
 mod idempotency;
+mod notifications;
+mod outbox;
 mod schema;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+
+pub use outbox::{EmbeddedOutbox, OutboxMessage};
 
 use crate::ports::StoreError;
 

@@ -6,7 +6,8 @@ use super::internal;
 use crate::ports::StoreError;
 
 /// Each entry brings the schema from version `index` to `index + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE doctors (
         id   TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -44,7 +45,83 @@ const MIGRATIONS: &[&str] = &[r#"
         response_body   TEXT,
         PRIMARY KEY (user_id, key)
     );
-"#];
+"#,
+    r#"
+    -- Notifications and reminders (docs/reminders.md).
+    CREATE TABLE notifications (
+        user_id TEXT NOT NULL,
+        id      TEXT NOT NULL,
+        read    INTEGER NOT NULL DEFAULT 0,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (user_id, id)
+    );
+    CREATE INDEX notifications_unread ON notifications (user_id, read);
+    CREATE TABLE devices (
+        user_id TEXT NOT NULL,
+        id      TEXT NOT NULL,
+        body    TEXT NOT NULL,
+        PRIMARY KEY (user_id, id)
+    );
+    -- The once-only gate of each reminder of each version of an appointment.
+    CREATE TABLE reminder_gates (
+        appointment_id TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        version        INTEGER NOT NULL,
+        status         TEXT NOT NULL CHECK (status IN ('in_progress', 'sent')),
+        lease_until    TEXT NOT NULL,
+        expires_at     TEXT NOT NULL,
+        PRIMARY KEY (appointment_id, kind, version)
+    );
+    -- The local stand-in for EventBridge Scheduler: one row per pending one-time schedule.
+    CREATE TABLE scheduled_reminders (
+        appointment_id  TEXT NOT NULL,
+        kind            TEXT NOT NULL,
+        version         INTEGER NOT NULL,
+        due_at          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        PRIMARY KEY (appointment_id, kind)
+    );
+    CREATE INDEX scheduled_reminders_due ON scheduled_reminders (next_attempt_at);
+    -- The local stand-in for SNS: every SMS and push message "sent".
+    CREATE TABLE message_outbox (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        channel        TEXT NOT NULL CHECK (channel IN ('sms', 'push')),
+        recipient      TEXT NOT NULL,
+        address        TEXT NOT NULL,
+        text           TEXT NOT NULL,
+        appointment_id TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        sent_at        TEXT NOT NULL
+    );
+    -- The local stand-in for the event bus.
+    CREATE TABLE domain_events (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id       TEXT NOT NULL,
+        name           TEXT NOT NULL,
+        appointment_id TEXT NOT NULL,
+        detail         TEXT NOT NULL,
+        published_at   TEXT NOT NULL
+    );
+    -- The local stand-in for the DynamoDB stream: every change of an appointment, old and new
+    -- image, written by triggers in the same transaction as the change (an outbox), read in order.
+    CREATE TABLE appointment_changes (
+        seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+        old_body TEXT,
+        new_body TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TRIGGER appointment_changes_insert AFTER INSERT ON appointments BEGIN
+        INSERT INTO appointment_changes (old_body, new_body) VALUES (NULL, NEW.body);
+    END;
+    CREATE TRIGGER appointment_changes_update AFTER UPDATE ON appointments BEGIN
+        INSERT INTO appointment_changes (old_body, new_body) VALUES (OLD.body, NEW.body);
+    END;
+    CREATE TRIGGER appointment_changes_delete AFTER DELETE ON appointments BEGIN
+        INSERT INTO appointment_changes (old_body, new_body) VALUES (OLD.body, NULL);
+    END;
+"#,
+];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
     let current: i64 = conn
