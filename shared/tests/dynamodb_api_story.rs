@@ -1,0 +1,293 @@
+//! The API story (book with an idempotency key, replay, list, reschedule, book again, cancel) on
+//! the DynamoDB store against moto, watching what the adapter sends: every user query is a key
+//! or index lookup (no `Scan` anywhere), a booking is exactly one `TransactWriteItems`. Then the
+//! table is read with boto3, not with our code, and holds exactly the items the story implies.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use http::StatusCode;
+use medichain::adapters::aws::DynamoDbStore;
+use medichain::api::Deps;
+use medichain::ports::Directory;
+use serde_json::Value;
+
+use support::api::{assert_status, book, call, deps, doctor_caller, future_slot, json_of, patient};
+use support::{doctor, moto, patient_profile};
+
+/// Counts operations (not attempts: retries of one operation count once) by name.
+#[derive(Debug, Clone, Default)]
+struct OperationCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl OperationCounter {
+    /// The operations since the last call, by name.
+    fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().expect("counter lock"))
+    }
+}
+
+impl Intercept for OperationCounter {
+    fn name(&self) -> &'static str {
+        "OperationCounter"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let name = cfg
+            .load::<Metadata>()
+            .map(|m| m.name().to_owned())
+            .unwrap_or_else(|| "unknown".to_owned());
+        *self
+            .0
+            .lock()
+            .map_err(|_| "counter lock poisoned")?
+            .entry(name)
+            .or_default() += 1;
+        Ok(())
+    }
+}
+
+fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// Every item of `table`, read by boto3 (DynamoDB JSON), independent of the adapter.
+fn items_read_by_boto3(table: &str) -> Vec<Value> {
+    const SCRIPT: &str = r#"
+import json, sys
+import boto3
+client = boto3.client("dynamodb", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+items, args = [], {"TableName": sys.argv[2], "ConsistentRead": True}
+while True:
+    page = client.scan(**args)
+    items += page["Items"]
+    if "LastEvaluatedKey" not in page:
+        break
+    args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+print(json.dumps(items))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", SCRIPT, &moto::server().endpoint, table])
+        .output()
+        .expect("python3 runs (it comes with moto)");
+    assert!(
+        out.status.success(),
+        "boto3 could not read the table (pip install boto3): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("a JSON list of items")
+}
+
+fn attr<'a>(item: &'a Value, name: &str) -> &'a str {
+    item[name]["S"]
+        .as_str()
+        .or_else(|| item[name]["N"].as_str())
+        .unwrap_or_else(|| panic!("{name} missing in {item}"))
+}
+
+struct Story {
+    deps: Deps,
+    counter: OperationCounter,
+    table: String,
+}
+
+async fn story_on_moto() -> Story {
+    let table = support::dynamodb().await.store.table_name().to_owned();
+    let counter = OperationCounter::default();
+    let client = Client::from_conf(moto::config().interceptor(counter.clone()).build());
+    let store = DynamoDbStore::new(client, table.clone());
+    store
+        .put_doctor(&doctor("doc-1", "Ada Lane"))
+        .await
+        .unwrap();
+    store
+        .put_user(&patient_profile("pat-1", "Jordan Rivera"))
+        .await
+        .unwrap();
+    counter.take();
+    Story {
+        deps: deps(store),
+        counter,
+        table,
+    }
+}
+
+#[tokio::test]
+async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_items() {
+    let Story {
+        deps,
+        counter,
+        table,
+    } = story_on_moto().await;
+    let me = patient("pat-1");
+    let doc = doctor("doc-1", "Ada Lane");
+    let (first, second, third) = (
+        future_slot(&doc, 0),
+        future_slot(&doc, 1),
+        future_slot(&doc, 2),
+    );
+
+    let doctors = call(&deps, "list-doctors", &me, &[], &[], None, None).await;
+    assert_status(&doctors, StatusCode::OK);
+    assert_eq!(counter.take(), ops(&[("Query", 1)]));
+
+    let date = &first[..10];
+    let slots = call(
+        &deps,
+        "list-slots",
+        &me,
+        &[("id", "doc-1")],
+        &[("date", date)],
+        None,
+        None,
+    )
+    .await;
+    assert_status(&slots, StatusCode::OK);
+    assert_eq!(counter.take(), ops(&[("GetItem", 1), ("Query", 1)]));
+
+    // Booking: claim the key, read the doctor, one transaction for everything it writes.
+    let booked = book(&deps, &me, "doc-1", &first, Some("story-key")).await;
+    assert_status(&booked, StatusCode::CREATED);
+    assert_eq!(
+        counter.take(),
+        ops(&[("GetItem", 1), ("PutItem", 1), ("TransactWriteItems", 1)])
+    );
+    let a = json_of(&booked)["id"].as_str().unwrap().to_owned();
+
+    // The retry is answered from the idempotency record, with no second transaction.
+    let replayed = book(&deps, &me, "doc-1", &first, Some("story-key")).await;
+    assert_status(&replayed, StatusCode::CREATED);
+    assert_eq!(replayed.headers["idempotent-replayed"], "true");
+    assert_eq!(json_of(&replayed)["id"], a.as_str());
+    let replay_ops = counter.take();
+    assert_eq!(replay_ops.get("TransactWriteItems"), None, "{replay_ops:?}");
+
+    let mine = call(&deps, "list-appointments", &me, &[], &[], None, None).await;
+    assert_status(&mine, StatusCode::OK);
+    assert_eq!(json_of(&mine)["items"].as_array().unwrap().len(), 1);
+    assert_eq!(counter.take(), ops(&[("Query", 1)]));
+
+    let moved = call(
+        &deps,
+        "reschedule-appointment",
+        &me,
+        &[("id", &a)],
+        &[],
+        Some(serde_json::json!({ "start": second })),
+        None,
+    )
+    .await;
+    assert_status(&moved, StatusCode::OK);
+    assert_eq!(
+        counter.take(),
+        ops(&[("GetItem", 2), ("TransactWriteItems", 1)])
+    );
+
+    let other = book(&deps, &me, "doc-1", &third, None).await;
+    assert_status(&other, StatusCode::CREATED);
+    assert_eq!(
+        counter.take(),
+        ops(&[("GetItem", 1), ("TransactWriteItems", 1)])
+    );
+    let b = json_of(&other)["id"].as_str().unwrap().to_owned();
+
+    let cancelled = call(
+        &deps,
+        "cancel-appointment",
+        &doctor_caller("doc-1"),
+        &[("id", &a)],
+        &[],
+        Some(serde_json::json!({})),
+        None,
+    )
+    .await;
+    assert_status(&cancelled, StatusCode::OK);
+    assert_eq!(
+        counter.take(),
+        ops(&[("GetItem", 1), ("TransactWriteItems", 1)])
+    );
+
+    let schedule = call(
+        &deps,
+        "list-appointments",
+        &doctor_caller("doc-1"),
+        &[],
+        &[],
+        None,
+        None,
+    )
+    .await;
+    assert_status(&schedule, StatusCode::OK);
+    let got = call(
+        &deps,
+        "get-appointment",
+        &me,
+        &[("id", &b)],
+        &[],
+        None,
+        None,
+    )
+    .await;
+    assert_status(&got, StatusCode::OK);
+    assert_eq!(counter.take(), ops(&[("GetItem", 1), ("Query", 1)]));
+
+    // What boto3 finds: the directory and profile items, both appointments, one slot lock (the
+    // cancelled appointment released its slot), and the completed idempotency record.
+    let items = items_read_by_boto3(&table);
+    let mut keys: Vec<(String, String)> = items
+        .iter()
+        .map(|i| (attr(i, "pk").to_owned(), attr(i, "sk").to_owned()))
+        .collect();
+    keys.sort();
+    let third_key = medichain::adapters::sortable_time(
+        chrono::DateTime::parse_from_rfc3339(&third)
+            .unwrap()
+            .with_timezone(&chrono::Utc),
+    );
+    let mut expected = vec![
+        (format!("APPT#{a}"), "APPT".to_owned()),
+        (format!("APPT#{b}"), "APPT".to_owned()),
+        ("DIRECTORY#DOCTORS".to_owned(), "DOCTOR#doc-1".to_owned()),
+        ("DOCTOR#doc-1#SLOTS".to_owned(), third_key),
+        ("IDEMP#pat-1#story-key".to_owned(), "IDEMP".to_owned()),
+        ("USER#pat-1".to_owned(), "PROFILE".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(keys, expected);
+
+    let find = |pk: &str| {
+        items
+            .iter()
+            .find(|i| attr(i, "pk") == pk)
+            .unwrap_or_else(|| panic!("no item {pk}"))
+    };
+    let first_appointment = find(&format!("APPT#{a}"));
+    assert_eq!(attr(first_appointment, "status"), "cancelled");
+    assert_eq!(attr(first_appointment, "version"), "3");
+    assert_eq!(attr(first_appointment, "doctor_pk"), "DOCTOR#doc-1");
+    assert_eq!(attr(first_appointment, "patient_pk"), "PATIENT#pat-1");
+    assert_eq!(attr(find(&format!("APPT#{b}")), "status"), "booked");
+    assert_eq!(attr(find("DOCTOR#doc-1#SLOTS"), "appointment_id"), b);
+    let record = find("IDEMP#pat-1#story-key");
+    assert_eq!(attr(record, "status"), "completed");
+    assert_eq!(attr(record, "response_status"), "201");
+    let expires: i64 = attr(record, "expires_at").parse().unwrap();
+    let in_a_day = chrono::Utc::now().timestamp() + 24 * 3600;
+    assert!(
+        (in_a_day - 60..=in_a_day + 60).contains(&expires),
+        "{expires}"
+    );
+}
