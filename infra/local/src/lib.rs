@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodFilter, MethodRouter};
 use axum::Router;
 use http::{header, HeaderValue, StatusCode};
+use medichain::adapters::aws::DynamoDbStore;
 use medichain::adapters::embedded::{EmbeddedOutbox, EmbeddedStore};
 use medichain::api::request::MAX_BODY_BYTES;
 use medichain::api::routes::{self, Route};
@@ -37,6 +38,16 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub site_dir: PathBuf,
     pub config: AppConfig,
+    pub backend: Backend,
+}
+
+/// Where the API's data lives: the embedded SQLite file (the default), or a DynamoDB table
+/// reached through the SDK's standard configuration (`AWS_ENDPOINT_URL` for moto, or a real
+/// account). The local outbox (SMS, push, events) stays in the embedded file either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Embedded,
+    Aws { table: String },
 }
 
 impl Options {
@@ -47,6 +58,7 @@ impl Options {
             data_dir: PathBuf::from(".data"),
             site_dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../static-site")),
             config: AppConfig::default(),
+            backend: Backend::Embedded,
         }
     }
 }
@@ -80,7 +92,11 @@ pub async fn start(options: Options) -> anyhow::Result<Server> {
         config.site_url = format!("http://{addr}");
     }
     let outbox = EmbeddedOutbox::new(store.clone(), clock.clone());
-    let deps = Deps::from_store(store.clone(), clock.clone(), config).with_push(Arc::new(outbox));
+    let deps = match &options.backend {
+        Backend::Embedded => Deps::from_store(store.clone(), clock.clone(), config),
+        Backend::Aws { table } => Deps::from_store(dynamodb(table).await?, clock.clone(), config),
+    }
+    .with_push(Arc::new(outbox));
     if seed::seed_if_empty(deps.directory.as_ref()).await? {
         tracing::info!("seeded demo doctors and patients");
     }
@@ -93,6 +109,29 @@ pub async fn start(options: Options) -> anyhow::Result<Server> {
     let app = router(state.clone(), &options.site_dir);
     let task = tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Server { addr, state, task })
+}
+
+/// The DynamoDB store on `table`. Pointed at a local endpoint (moto, DynamoDB Local) the table
+/// is created when missing; against AWS it must exist already (it comes from `template.yaml`).
+async fn dynamodb(table: &str) -> anyhow::Result<DynamoDbStore> {
+    let store = DynamoDbStore::connect(table).await;
+    let endpoint = std::env::var("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap_or_default();
+    let authority = endpoint
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default();
+    let local = ["127.0.0.1", "localhost", "[::1]"]
+        .iter()
+        .any(|host| authority == *host || authority.starts_with(&format!("{host}:")));
+    if local {
+        if store.create_table_if_missing().await? {
+            tracing::info!(table, endpoint, "created the DynamoDB table");
+        }
+    }
+    Ok(store)
 }
 
 pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
