@@ -126,10 +126,8 @@ async fn dynamodb(table: &str) -> anyhow::Result<DynamoDbStore> {
     let local = ["127.0.0.1", "localhost", "[::1]"]
         .iter()
         .any(|host| authority == *host || authority.starts_with(&format!("{host}:")));
-    if local {
-        if store.create_table_if_missing().await? {
-            tracing::info!(table, endpoint, "created the DynamoDB table");
-        }
+    if local && store.create_table_if_missing().await? {
+        tracing::info!(table, endpoint, "created the DynamoDB table");
     }
     Ok(store)
 }

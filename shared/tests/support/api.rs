@@ -6,18 +6,16 @@ use std::sync::Arc;
 use bytes::Bytes;
 use chrono::{Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
+use medichain::adapters::aws::DynamoDbStore;
 use medichain::api::{routes, ApiRequest, ApiResponse, Deps};
 use medichain::clock::SystemClock;
 use medichain::config::AppConfig;
 use medichain::domain::{Caller, Doctor, Role};
-use medichain::ports::{AppointmentStore, Directory, IdempotencyStore};
 
 use super::user;
 
-pub fn deps<S>(store: S) -> Deps
-where
-    S: Directory + AppointmentStore + IdempotencyStore + Clone + 'static,
-{
+/// The handlers' dependencies with every store port on the DynamoDB store.
+pub fn deps(store: DynamoDbStore) -> Deps {
     Deps::from_store(store, Arc::new(SystemClock), AppConfig::default())
 }
 
