@@ -1,0 +1,57 @@
+// One appointment as a card, the same for the patient's list and the doctor's schedule: when (in
+// the viewer's time zone), with whom, status, reason, and the actions the page passes in.
+
+import { h } from './dom.js';
+import { formatDay, formatTime, zoneLabel } from './format.js';
+import { joinTarget } from './video-link.js';
+
+const STATUS = {
+  booked: 'Booked',
+  cancelled: 'Cancelled',
+  completed: 'Completed',
+  no_show: 'Missed',
+};
+
+/** Booked and not over yet: the consultation can still be joined (the API decides exactly when). */
+export function isJoinable(appointment, now = Date.now()) {
+  return appointment.status === 'booked' && new Date(appointment.end).getTime() > now;
+}
+
+export function statusBadge(status) {
+  return h('span', { class: `status status-${status}` }, STATUS[status] ?? status);
+}
+
+export function joinButton(appointment) {
+  const target = joinTarget(appointment);
+  if (!target) return null;
+  return h('a', {
+    class: 'btn btn-primary join',
+    href: target.href,
+    target: target.external ? '_blank' : null,
+    rel: target.external ? 'noopener noreferrer' : null,
+  }, 'Join Video Consultation', target.external ? h('span', { class: 'sr-only' }, ' (opens in a new tab)') : null);
+}
+
+export function appointmentCard(appointment, { timeZone, viewer, actions = [], panel = null, showDay = true }) {
+  const other = viewer === 'doctor' ? appointment.patient_name : `Dr. ${appointment.doctor_name}`;
+  return h('article', {
+    class: 'appt-card',
+    id: `appointment-${appointment.id}`,
+    tabindex: '-1',
+    dataset: { appointmentId: appointment.id, status: appointment.status },
+    'aria-label': `${other}, ${formatDay(appointment.start, timeZone)} ${formatTime(appointment.start, timeZone)}`,
+  },
+  h('div', { class: 'appt-when' },
+    showDay ? h('span', { class: 'appt-day' }, formatDay(appointment.start, timeZone)) : null,
+    h('span', { class: 'appt-time' },
+      h('time', { datetime: appointment.start }, formatTime(appointment.start, timeZone)),
+      '–',
+      h('time', { datetime: appointment.end }, formatTime(appointment.end, timeZone)),
+      ' ', h('span', { class: 'muted' }, zoneLabel(timeZone, appointment.start)))),
+  h('div', { class: 'appt-body' },
+    h('h3', { class: 'appt-with' }, other),
+    appointment.reason ? h('p', { class: 'appt-reason' }, appointment.reason) : null,
+    statusBadge(appointment.status)),
+  actions.length ? h('div', { class: 'appt-actions' }, actions) : null,
+  panel);
+}
