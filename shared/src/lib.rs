@@ -12,3 +12,4 @@ pub mod config;
 pub mod domain;
 pub mod jitsi;
 pub mod ports;
+pub mod side_effects;

@@ -1,0 +1,56 @@
+//! `appointment-events`: runs the [`plan`](super::plan) of one appointment change. Every action
+//! is idempotent (schedules by name, notifications by derived id, "starting" behind the reminder
+//! gate, events with a stable id), so a redelivered change does no harm.
+
+use super::plan::{plan, Action};
+use super::{participants, send_reminder, EffectDeps, EffectError, ReminderOutcome};
+use crate::domain::notification::render;
+use crate::domain::Appointment;
+
+/// Handles one change of an appointment, given its image before and after.
+pub async fn handle_change(
+    deps: &EffectDeps,
+    old: Option<&Appointment>,
+    new: Option<&Appointment>,
+) -> Result<(), EffectError> {
+    let now = deps.clock.now();
+    let actions = plan(old, new, now);
+    let mut events = Vec::new();
+    for action in actions {
+        match action {
+            Action::Unschedule {
+                appointment_id,
+                kind,
+            } => {
+                deps.scheduler
+                    .unschedule_reminder(&appointment_id, kind)
+                    .await?;
+            }
+            Action::Schedule { reminder, at } => {
+                deps.scheduler.schedule_reminder(&reminder, at).await?;
+                tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, version = reminder.version, %at, "reminder scheduled");
+            }
+            Action::Notify {
+                appointment,
+                notice,
+            } => {
+                for p in participants(deps, &appointment).await? {
+                    let n = render(&appointment, notice, &p.recipient);
+                    deps.notifications.add_notification(&n).await?;
+                }
+            }
+            Action::SendNow(reminder) => {
+                // In progress means someone else is sending it right now; retrying the whole
+                // change would only find it sent, so that is fine here.
+                if send_reminder(deps, &reminder).await? == ReminderOutcome::InProgress {
+                    tracing::info!(appointment_id = %reminder.appointment_id, "reminder already in progress");
+                }
+            }
+            Action::Publish(event) => events.push(event),
+        }
+    }
+    if !events.is_empty() {
+        deps.events.publish(&events).await?;
+    }
+    Ok(())
+}

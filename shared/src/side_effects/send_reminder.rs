@@ -1,0 +1,208 @@
+//! `send-reminder`: what happens when a reminder's schedule fires. It re-reads the appointment
+//! (consistently) and sends nothing for one that was cancelled, moved (another version) or is over;
+//! the reminder gate makes sure a second delivery of the same reminder — in sequence or at the
+//! same time — sends nothing either. Then: the in-app notification for both participants, SMS to
+//! the doctor (and to the patient who opted in), push to every registered device, and a
+//! `ReminderSent` event.
+
+use chrono::Duration;
+
+use super::{participants, EffectDeps, EffectError, Participant};
+use crate::domain::event::DomainEvent;
+use crate::domain::notification::{render, Notice};
+use crate::domain::reminder::{reminder_text, ReminderRequest};
+use crate::domain::{Appointment, AppointmentStatus};
+use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome};
+
+/// How long one worker may hold a reminder before another may take it over: far longer than a
+/// send takes, far shorter than the scheduler's retry window.
+pub const GATE_LEASE: Duration = Duration::minutes(2);
+/// How long after the appointment's start the gate record is kept.
+const GATE_RETENTION: Duration = Duration::days(30);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkipReason {
+    /// No such appointment (deleted, or a payload from another table).
+    Gone,
+    /// Cancelled, completed or no-show.
+    NotBooked,
+    /// Moved (or otherwise changed) since the reminder was scheduled.
+    StaleVersion,
+    /// The appointment has ended: a late reminder would only confuse.
+    Over,
+    /// This reminder was sent already (a duplicate delivery).
+    AlreadySent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderOutcome {
+    Sent {
+        sms: u32,
+        push: u32,
+        /// Push endpoints the platform reported disabled; skipped, not fatal.
+        disabled_endpoints: u32,
+    },
+    Skipped(SkipReason),
+    /// Another worker holds the reminder's lease right now. The caller may retry later: by then
+    /// it is sent (and the retry skips) or the lease ran out (and the retry sends).
+    InProgress,
+}
+
+/// Whether to send, judged from the appointment as it is now.
+fn check(
+    appointment: Option<&Appointment>,
+    r: &ReminderRequest,
+    deps: &EffectDeps,
+) -> Option<SkipReason> {
+    let Some(a) = appointment else {
+        return Some(SkipReason::Gone);
+    };
+    if a.status != AppointmentStatus::Booked {
+        Some(SkipReason::NotBooked)
+    } else if a.version != r.version {
+        Some(SkipReason::StaleVersion)
+    } else if deps.clock.now() >= a.end {
+        Some(SkipReason::Over)
+    } else {
+        None
+    }
+}
+
+pub async fn send_reminder(
+    deps: &EffectDeps,
+    reminder: &ReminderRequest,
+) -> Result<ReminderOutcome, EffectError> {
+    let appointment = deps.appointments.get(&reminder.appointment_id).await?;
+    if let Some(reason) = check(appointment.as_ref(), reminder, deps) {
+        tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, version = reminder.version, ?reason, "reminder skipped");
+        return Ok(ReminderOutcome::Skipped(reason));
+    }
+    let Some(appointment) = appointment else {
+        return Ok(ReminderOutcome::Skipped(SkipReason::Gone));
+    };
+    let now = deps.clock.now();
+    match deps
+        .gate
+        .claim_reminder(
+            reminder,
+            now,
+            GATE_LEASE,
+            appointment.start + GATE_RETENTION,
+        )
+        .await?
+    {
+        GateClaim::Claimed => {}
+        GateClaim::AlreadySent => {
+            tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, "reminder sent already; duplicate delivery ignored");
+            return Ok(ReminderOutcome::Skipped(SkipReason::AlreadySent));
+        }
+        GateClaim::InProgress => return Ok(ReminderOutcome::InProgress),
+    }
+    match deliver(deps, &appointment, reminder).await {
+        Ok(outcome) => {
+            deps.gate.mark_reminder_sent(reminder).await?;
+            if let ReminderOutcome::Sent { sms, push, .. } = outcome {
+                let event = DomainEvent::ReminderSent {
+                    appointment_id: reminder.appointment_id,
+                    kind: reminder.kind,
+                    version: reminder.version,
+                    sms,
+                    push,
+                };
+                // The reminder went out; a lost event must not send it again.
+                if let Err(e) = deps.events.publish(&[event]).await {
+                    tracing::error!(appointment_id = %reminder.appointment_id, error = %e, "could not publish ReminderSent");
+                }
+            }
+            Ok(outcome)
+        }
+        Err(e) => {
+            // Nothing reached anyone (see `deliver`): let a retry send it.
+            if let Err(release) = deps.gate.release_reminder(reminder).await {
+                tracing::warn!(appointment_id = %reminder.appointment_id, error = %release, "could not release the reminder gate; it frees itself when the lease runs out");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Sends the reminder on every channel. In-app first (a failure there sends nothing). After that,
+/// a channel that fails is logged and skipped once anything reached someone, because a retry would
+/// repeat what was delivered; only when every attempt failed for a passing reason is it an error.
+async fn deliver(
+    deps: &EffectDeps,
+    appointment: &Appointment,
+    reminder: &ReminderRequest,
+) -> Result<ReminderOutcome, EffectError> {
+    let people = participants(deps, appointment).await?;
+    for p in &people {
+        let n = render(appointment, Notice::Reminder(reminder.kind), &p.recipient);
+        deps.notifications.add_notification(&n).await?;
+    }
+    let (mut sms, mut push, mut disabled) = (0u32, 0u32, 0u32);
+    let mut transient: Option<OutboundError> = None;
+    let mut attempted = 0u32;
+    for Participant { recipient, profile } in &people {
+        let context = MessageContext {
+            recipient: recipient.id.clone(),
+            appointment_id: appointment.id,
+            kind: reminder.kind,
+        };
+        let text = reminder_text(
+            reminder.kind,
+            appointment,
+            recipient.role,
+            &recipient.time_zone,
+            &deps.site_url,
+        );
+        if let Some(phone) = profile
+            .as_ref()
+            .filter(|p| p.wants_sms())
+            .and_then(|p| p.phone.as_ref())
+        {
+            attempted += 1;
+            match deps.notifier.send_sms(phone, &text, &context).await {
+                Ok(()) => sms += 1,
+                Err(e) => {
+                    tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, error = %e, "SMS not sent");
+                    keep_transient(&mut transient, e);
+                }
+            }
+        }
+        for device in deps.devices.devices_of(&recipient.id).await? {
+            attempted += 1;
+            match deps
+                .notifier
+                .send_push(&device.endpoint, &text, &context)
+                .await
+            {
+                Ok(PushOutcome::Delivered) => push += 1,
+                Ok(PushOutcome::EndpointDisabled) => {
+                    disabled += 1;
+                    tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, device_id = %device.id, "push endpoint disabled; skipped");
+                }
+                Err(e) => {
+                    tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, device_id = %device.id, error = %e, "push not sent");
+                    keep_transient(&mut transient, e);
+                }
+            }
+        }
+    }
+    if sms + push == 0 && attempted > disabled {
+        if let Some(e) = transient {
+            return Err(e.into());
+        }
+    }
+    tracing::info!(appointment_id = %appointment.id, kind = %reminder.kind, version = reminder.version, sms, push, disabled, "reminder sent");
+    Ok(ReminderOutcome::Sent {
+        sms,
+        push,
+        disabled_endpoints: disabled,
+    })
+}
+
+fn keep_transient(slot: &mut Option<OutboundError>, e: OutboundError) {
+    if matches!(e, OutboundError::Unavailable(_)) && slot.is_none() {
+        *slot = Some(e);
+    }
+}
