@@ -14,7 +14,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsOutput,
+};
+use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+use aws_sdk_dynamodb::types::CancellationReason;
 use aws_sdk_dynamodb::Client;
 use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use aws_smithy_runtime_api::client::http::{
@@ -271,4 +275,47 @@ async fn a_booking_throttled_past_the_retries_answers_503_and_writes_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.status, AppointmentStatus::Booked);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cancelled transactions: which reason means what
+
+fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+    let mut e = TransactionCanceledException::builder().message("Transaction cancelled");
+    for code in codes {
+        e = e.cancellation_reasons(CancellationReason::builder().code(*code).build());
+    }
+    TransactWriteItemsError::TransactionCanceledException(e.build())
+}
+
+#[tokio::test]
+async fn a_transaction_conflict_is_tried_again_and_then_meets_the_winners_lock() {
+    let transaction = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled(&["TransactionConflict", "None"]))
+        .error(|| cancelled(&["ConditionalCheckFailed", "None"]))
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&transaction]);
+    let store = DynamoDbStore::new(client, "medichain");
+    let got = store
+        .create(&appointment("pat-1", "doc-1", base_time()), None)
+        .await;
+    assert!(matches!(got, Err(StoreError::SlotTaken)), "{got:?}");
+    assert_eq!(transaction.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn a_transaction_refused_as_invalid_is_internal_and_not_retried() {
+    let transaction = mock!(Client::transact_write_items)
+        .sequence()
+        .error(|| cancelled(&["None", "ValidationError"]))
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&transaction]);
+    let store = DynamoDbStore::new(client, "medichain");
+    let got = store
+        .create(&appointment("pat-1", "doc-1", base_time()), None)
+        .await;
+    assert!(matches!(got, Err(StoreError::Internal(_))), "{got:?}");
+    assert_eq!(transaction.num_calls(), 1);
 }

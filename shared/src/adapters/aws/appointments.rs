@@ -33,6 +33,15 @@ const LOCK_OWNER: &str = "appointment_id";
 /// usually sees the winner's committed items and fails with the right domain error instead.
 const CONFLICT_ATTEMPTS: u32 = 3;
 
+/// Cancellation reasons that mean "busy", not "wrong": `None` marks the items that were fine.
+const CONTENTION_REASONS: &[&str] = &[
+    "None",
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
 fn appointment_item(a: &Appointment) -> Result<Item, StoreError> {
     let mut item = key(keys::appointment_pk(&a.id), keys::APPOINTMENT_SK);
     let by_start = keys::by_start(a.start, &a.id);
@@ -133,10 +142,18 @@ impl DynamoDbStore {
             if failed.iter().any(|f| *f) {
                 return Err(explain(&failed));
             }
+            // Anything but contention (a validation error, an item too large) is our bug, and
+            // retrying it would not help.
+            if !reasons
+                .iter()
+                .all(|code| CONTENTION_REASONS.contains(&code.as_str()))
+            {
+                return Err(StoreError::Internal(Box::new(err)));
+            }
             let conflict = reasons.iter().any(|code| code == "TransactionConflict");
             if !conflict || attempt >= CONFLICT_ATTEMPTS {
-                // Throttled items, a conflict that would not clear, or a reason we do not
-                // know: nothing was written, and the same request may well succeed later.
+                // Throttled items or a conflict that would not clear: nothing was written, and
+                // the same request may well succeed a moment later.
                 return Err(StoreError::Unavailable(Box::new(err)));
             }
             tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;

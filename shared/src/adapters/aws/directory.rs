@@ -19,6 +19,8 @@ impl Directory for DynamoDbStore {
                 .client
                 .query()
                 .table_name(&self.table)
+                // A doctor just added is listed at once, as in the embedded store.
+                .consistent_read(true)
                 .key_condition_expression("#pk = :pk")
                 .expression_attribute_names("#pk", super::PARTITION_KEY)
                 .expression_attribute_values(":pk", s(keys::DIRECTORY_PK))
