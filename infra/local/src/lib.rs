@@ -167,7 +167,19 @@ pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
     };
     let site = ServeDir::new(site_dir)
         .append_index_html_on_directories(true)
-        .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(not_found));
+        .not_found_service(axum::handler::HandlerWithoutStateExt::into_service(
+            not_found.clone(),
+        ));
+    // The site's own tooling (npm packages, browser tests) sits next to its pages but is not
+    // part of the site, as it is not uploaded to S3.
+    for tooling in [
+        "/node_modules/{*rest}",
+        "/tests/{*rest}",
+        "/package.json",
+        "/package-lock.json",
+    ] {
+        api = api.route(tooling, get(not_found.clone()));
+    }
     api.route("/api/{*rest}", axum::routing::any(api_not_found))
         .route("/openapi.json", get(openapi))
         .route_service("/video/{room}", ServeFile::new(site_dir.join("video.html")))

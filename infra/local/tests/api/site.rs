@@ -24,3 +24,22 @@ async fn the_site_and_the_video_page_are_served_with_security_headers() {
     let r = app.client.get(app.url("/no-such-page")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_site_tooling_next_to_the_pages_is_not_served() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/package.json",
+        "/package-lock.json",
+        "/tests/consultation.test.js",
+        "/tests/support/server.js",
+        "/node_modules/playwright-core/package.json",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let r = app.client.get(app.url("/js/app.js")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.client.get(app.url("/config.json")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
