@@ -366,36 +366,25 @@ impl AppointmentStore for DynamoDbStore {
         if lo >= hi {
             return Ok(Vec::new());
         }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            // A slot freed or taken a moment ago must show as such on the next look.
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .expression_attribute_names("#sk", SORT_KEY)
+            .expression_attribute_values(":pk", s(keys::slot_lock_pk(doctor)))
+            .expression_attribute_values(":from", s(lo))
+            .expression_attribute_values(":to", s(hi.clone()))
+            .projection_expression("#sk");
         let mut starts = Vec::new();
-        let mut start_key = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                // A slot freed or taken a moment ago must show as such on the next look.
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(keys::slot_lock_pk(doctor)))
-                .expression_attribute_values(":from", s(lo.clone()))
-                .expression_attribute_values(":to", s(hi.clone()))
-                .projection_expression("#sk")
-                .set_exclusive_start_key(start_key)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                let start = get_s(item, SORT_KEY)?;
-                // BETWEEN includes its upper end; the port's range excludes it.
-                if start != hi {
-                    starts.push(parse_time(start)?);
-                }
-            }
-            start_key = out.last_evaluated_key;
-            if start_key.is_none() {
-                break;
+        for item in self.query_all(query).await? {
+            let start = get_s(&item, SORT_KEY)?;
+            // BETWEEN includes its upper end; the port's range excludes it.
+            if start != hi {
+                starts.push(parse_time(start)?);
             }
         }
         Ok(starts)

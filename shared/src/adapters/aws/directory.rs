@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::table::keys;
-use super::{body_of, key, s, sdk_error, to_json, DynamoDbStore, BODY, ENTITY};
+use super::{body_of, key, s, to_json, DynamoDbStore, BODY, ENTITY};
 use crate::domain::{Doctor, UserId, UserProfile};
 use crate::ports::{Directory, StoreError};
 
@@ -12,30 +12,21 @@ const NAME: &str = "name";
 #[async_trait]
 impl Directory for DynamoDbStore {
     async fn list_doctors(&self) -> Result<Vec<Doctor>, StoreError> {
-        let mut doctors = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                // A doctor just added is listed at once, as in the embedded store.
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", super::PARTITION_KEY)
-                .expression_attribute_values(":pk", s(keys::DIRECTORY_PK))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in out.items() {
-                doctors.push(body_of::<Doctor>(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            // A doctor just added is listed at once, as in the embedded store.
+            .consistent_read(true)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", super::PARTITION_KEY)
+            .expression_attribute_values(":pk", s(keys::DIRECTORY_PK));
+        let mut doctors = self
+            .query_all(query)
+            .await?
+            .iter()
+            .map(body_of::<Doctor>)
+            .collect::<Result<Vec<_>, _>>()?;
         // The partition is ordered by id; people look for doctors by name.
         doctors.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         Ok(doctors)

@@ -88,6 +88,29 @@ impl DynamoDbStore {
         Ok(out.item)
     }
 
+    /// Every item a Query matches, following `LastEvaluatedKey` across DynamoDB's 1 MB pages.
+    /// For small, bounded partitions (the directory, one doctor's locks in a range).
+    pub(crate) async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start_key = None;
+        loop {
+            let out = query
+                .clone()
+                .set_exclusive_start_key(start_key)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            start_key = out.last_evaluated_key;
+            if start_key.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     pub(crate) async fn put_plain(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
