@@ -64,7 +64,7 @@ export function mount({ main, ctx }) {
     const when = h('time', { datetime: n.created_at, title: formatDateTime(n.created_at, timeZone) }, relativeTime(n.created_at));
     li.append(
       h('div', { class: 'notif-head' },
-        n.read ? null : h('span', { class: 'unread-dot', 'aria-label': 'Unread' }),
+        n.read ? null : h('span', { class: 'unread-dot' }, h('span', { class: 'sr-only' }, 'Unread: ')),
         h('h2', { class: 'notif-title', tabindex: '-1' }, n.title),
         PRIORITY[n.priority] ? h('span', { class: `priority priority-tag-${n.priority}` }, PRIORITY[n.priority]) : null),
       h('p', { class: 'notif-message' }, n.message),

@@ -146,6 +146,8 @@ export function mount({ main, ctx, params, url }) {
           room: j.room,
           displayName: j.display_name || fallback.displayName,
           jwt: j.token || null,
+          moderator: Boolean(j.moderator),
+          lobby: Boolean(j.lobby),
           externalUrl: appointment?.meeting_url ?? `https://${j.domain}/${j.room}`,
         },
       };
@@ -197,7 +199,9 @@ export function mount({ main, ctx, params, url }) {
     }
     if (closed) return;
     meeting.replaceChildren();
-    setStatus('Check your camera and microphone, then select “Join meeting”.', true);
+    setStatus(join.lobby && !join.moderator
+      ? 'Check your camera and microphone, then select “Join meeting”. Your doctor will let you in.'
+      : 'Check your camera and microphone, then select “Join meeting”.', true);
     try {
       api = new JitsiMeetExternalAPI(join.domain, meetingOptions({
         room: join.room,

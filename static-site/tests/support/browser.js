@@ -36,15 +36,18 @@ export const DESKTOP = { width: 1280, height: 860 };
 /**
  * A context for one person. `jitsi`: 'stand-in' (default) serves the recording stand-in for
  * https://{meet.jit.si,8x8.vc}/external_api.js, 'fail' aborts it as a blocked network would.
+ * `allowOrigins`: other origins the test itself answers (with its own routes).
  */
-export async function newPerson(browser, server, { timezoneId = 'America/Chicago', viewport = DESKTOP, jitsi = 'stand-in' } = {}) {
-  const context = await browser.newContext({ viewport, timezoneId, locale: 'en-US', baseURL: server.base });
+export async function newPerson(browser, server, {
+  timezoneId = 'America/Chicago', viewport = DESKTOP, jitsi = 'stand-in', bypassCSP = false, allowOrigins = [],
+} = {}) {
+  const context = await browser.newContext({ viewport, timezoneId, locale: 'en-US', baseURL: server.base, bypassCSP });
   const problems = [];
   const state = { jitsi };
   const jitsiScripts = []; // every external_api.js URL the page asked for
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
-    if (url.origin === server.base) return route.fallback();
+    if (url.origin === server.base || allowOrigins.includes(url.origin)) return route.fallback();
     if (url.pathname.endsWith('/external_api.js') && ['meet.jit.si', '8x8.vc'].includes(url.host)) {
       jitsiScripts.push(url.href);
       if (state.jitsi === 'fail') return route.abort('internetdisconnected');
