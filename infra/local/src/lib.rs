@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod dev;
+pub mod dev_reminders;
+pub mod reminders;
 pub mod seed;
 
 use std::collections::HashMap;
@@ -25,9 +27,11 @@ use medichain::api::routes::{self, Route};
 use medichain::api::{ApiError, ApiRequest, ApiResponse, Deps};
 use medichain::clock::DevClock;
 use medichain::config::AppConfig;
+use medichain::side_effects::EffectDeps;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::auth::LocalAuth;
+use crate::reminders::LocalWorker;
 
 /// The OpenAPI description of `/api`, kept in the repo and served at `/openapi.json`.
 pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
@@ -68,6 +72,10 @@ pub struct AppState {
     pub auth: LocalAuth,
     pub clock: Arc<DevClock>,
     pub store: EmbeddedStore,
+    /// Runs the side effects of changes and the due reminders (see [`reminders`]).
+    pub worker: Arc<LocalWorker>,
+    /// Where SMS and push messages go locally.
+    pub outbox: EmbeddedOutbox,
 }
 
 /// A running server: its address and the task serving it.
@@ -91,23 +99,47 @@ pub async fn start(options: Options) -> anyhow::Result<Server> {
     if config.site_url == AppConfig::default().site_url {
         config.site_url = format!("http://{addr}");
     }
+    let site_url = config.site_url.clone();
     let outbox = EmbeddedOutbox::new(store.clone(), clock.clone());
     let deps = match &options.backend {
         Backend::Embedded => Deps::from_store(store.clone(), clock.clone(), config),
         Backend::Aws { table } => Deps::from_store(dynamodb(table).await?, clock.clone(), config),
     }
-    .with_push(Arc::new(outbox));
+    .with_push(Arc::new(outbox.clone()));
+    // With the embedded backend the store's change feed drives the same side effects as the
+    // DynamoDB stream does in AWS; the outbox stands in for SNS and the event bus.
+    let effects = EffectDeps::new(
+        store.clone(),
+        Arc::new(store.clone()),
+        Arc::new(outbox.clone()),
+        Arc::new(outbox.clone()),
+        clock.clone(),
+        site_url,
+    );
+    let worker = Arc::new(LocalWorker::new(store.clone(), effects));
     if seed::seed_if_empty(deps.directory.as_ref()).await? {
         tracing::info!("seeded demo doctors and patients");
     }
+    let embedded = matches!(options.backend, Backend::Embedded);
     let state = Arc::new(AppState {
         deps,
         auth,
         clock,
         store,
+        worker: worker.clone(),
+        outbox,
     });
     let app = router(state.clone(), &options.site_dir);
-    let task = tokio::spawn(async move { axum::serve(listener, app).await });
+    // The worker lives as long as the server task: aborting the task stops both.
+    let task = tokio::spawn(async move {
+        if !embedded {
+            return axum::serve(listener, app).await;
+        }
+        tokio::select! {
+            served = axum::serve(listener, app) => served,
+            () = worker.run_forever() => Ok(()),
+        }
+    });
     Ok(Server { addr, state, task })
 }
 
@@ -184,6 +216,7 @@ pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
         .route("/openapi.json", get(openapi))
         .route_service("/video/{room}", ServeFile::new(site_dir.join("video.html")))
         .merge(dev::routes())
+        .merge(dev_reminders::routes())
         .method_not_allowed_fallback(method_not_allowed)
         .fallback_service(site)
         .with_state(state)
@@ -224,7 +257,14 @@ async fn serve_api(
         headers: parts.headers,
         body,
     };
-    to_axum(route.call(&state.deps, req).await)
+    let writes = !matches!(req.method, http::Method::GET | http::Method::HEAD);
+    let response = route.call(&state.deps, req).await;
+    if writes {
+        // Read-your-writes for the side effects: the notifications of a booking exist when the
+        // booking's response arrives (in AWS the stream takes about a second).
+        state.worker.run_until_idle().await;
+    }
+    to_axum(response)
 }
 
 pub fn to_axum(r: ApiResponse) -> Response {

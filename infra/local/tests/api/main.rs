@@ -8,5 +8,6 @@ mod errors;
 mod idempotency;
 mod openapi;
 mod profile_and_devices;
+mod reminders;
 mod site;
 mod video_rooms;

@@ -4,6 +4,7 @@
 
 mod appointments;
 mod directory;
+mod feed;
 mod idempotency;
 mod notifications;
 mod outbox;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
+pub use feed::{DueReminder, FeedChange};
 pub use outbox::{EmbeddedOutbox, OutboxMessage};
 
 use crate::ports::StoreError;

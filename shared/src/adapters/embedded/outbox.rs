@@ -127,7 +127,7 @@ impl EmbeddedOutbox {
     }
 }
 
-fn store_failure(e: StoreError) -> OutboundError {
+pub(super) fn store_failure(e: StoreError) -> OutboundError {
     match e {
         StoreError::Unavailable(source) => OutboundError::Unavailable(source),
         other => OutboundError::Rejected(Box::new(other)),
