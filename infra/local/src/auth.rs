@@ -45,7 +45,8 @@ impl LocalAuth {
             _ => {
                 let mut bytes = vec![0u8; 32];
                 getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
-                write_private(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+                write_private(&path, &bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
                 bytes
             }
         };
@@ -86,7 +87,10 @@ impl LocalAuth {
     /// The caller behind an `Authorization` header value, as API Gateway would see them.
     pub fn caller(&self, authorization: Option<&str>) -> Result<Caller, AuthProblem> {
         let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .ok_or_else(|| AuthProblem::Unauthenticated("no bearer token".into()))?;
         let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
             .map_err(|_| AuthProblem::Unauthenticated("the token is not valid".into()))?;
@@ -158,6 +162,8 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0";
         let forged = format!("Bearer {none_header}.{}.", parts[1]);
-        assert!(LocalAuth::from_secret(&[1; 32]).caller(Some(&forged)).is_err());
+        assert!(LocalAuth::from_secret(&[1; 32])
+            .caller(Some(&forged))
+            .is_err());
     }
 }

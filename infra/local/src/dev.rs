@@ -52,7 +52,11 @@ async fn demo_users(state: &AppState) -> Result<Vec<UserProfile>, ApiError> {
 
 async fn users(State(state): State<Arc<AppState>>) -> Response {
     let result = async {
-        let users: Vec<DemoUser> = demo_users(&state).await?.iter().map(DemoUser::from).collect();
+        let users: Vec<DemoUser> = demo_users(&state)
+            .await?
+            .iter()
+            .map(DemoUser::from)
+            .collect();
         ApiResponse::json(StatusCode::OK, &users)
     }
     .await;
@@ -80,7 +84,10 @@ async fn login(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             .into_iter()
             .find(|u| u.id.as_str() == body.user_id)
             .ok_or(ApiError::NotFound("demo user"))?;
-        let token = state.auth.sign(&user).map_err(|e| ApiError::internal(e.to_string()))?;
+        let token = state
+            .auth
+            .sign(&user)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         tracing::info!(user_id = %user.id, role = %user.role, "demo sign-in");
         ApiResponse::json(
             StatusCode::OK,

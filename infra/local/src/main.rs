@@ -46,7 +46,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let options = parse_args(std::env::args().skip(1))?;
     let server = start(options.clone()).await?;

@@ -7,7 +7,13 @@ use medichain::domain::user::PhoneNumber;
 use medichain::domain::{Doctor, InvalidValue, Role, UserId, UserProfile, WeeklyHours};
 use medichain::ports::{Directory, StoreError};
 
-const WEEKDAYS: [Weekday; 5] = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri];
+const WEEKDAYS: [Weekday; 5] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+];
 
 struct DemoDoctor {
     id: &'static str,
@@ -111,5 +117,8 @@ pub async fn seed_if_empty(directory: &dyn Directory) -> Result<bool, StoreError
 
 /// The ids of every demo user, doctors first.
 pub fn demo_user_ids() -> impl Iterator<Item = &'static str> {
-    DOCTORS.iter().map(|d| d.id).chain(PATIENTS.iter().map(|p| p.id))
+    DOCTORS
+        .iter()
+        .map(|d| d.id)
+        .chain(PATIENTS.iter().map(|p| p.id))
 }

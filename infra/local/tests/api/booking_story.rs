@@ -15,7 +15,10 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     let doctors = json_of(app.get(&patient, "/api/doctors").await).await;
     let items = doctors["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
-    let zones: Vec<&str> = items.iter().map(|d| d["time_zone"].as_str().unwrap()).collect();
+    let zones: Vec<&str> = items
+        .iter()
+        .map(|d| d["time_zone"].as_str().unwrap())
+        .collect();
     assert!(zones.contains(&"America/New_York") && zones.contains(&"Europe/Berlin"));
 
     // Free slots of a working day, 16 half-hour slots from 09:00 New York time.
@@ -40,7 +43,10 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     assert_eq!(appt["patient_id"], PATIENT);
     assert_eq!(appt["patient_name"], "Jordan Rivera");
     assert_eq!(appt["doctor_name"], "Amara Okafor");
-    assert_eq!(parse_time(appt["start"].as_str().unwrap()), parse_time(&start));
+    assert_eq!(
+        parse_time(appt["start"].as_str().unwrap()),
+        parse_time(&start)
+    );
     let room = appt["room_name"].as_str().unwrap();
     assert!(room.starts_with("medichain-") && room.len() == 42);
     assert_eq!(
@@ -52,7 +58,10 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     let date = parse_time(&start)
         .with_timezone(&chrono_tz_new_york())
         .date_naive();
-    assert!(!app.free_slots(&patient, DOCTOR, date).await.contains(&start));
+    assert!(!app
+        .free_slots(&patient, DOCTOR, date)
+        .await
+        .contains(&start));
 
     // The patient sees it in their appointments, the doctor on their schedule.
     let mine = json_of(app.get(&patient, "/api/appointments").await).await;
@@ -66,19 +75,33 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     // Reschedule to another free slot: the old one is free again.
     let to = slots[6].clone();
     let moved = app
-        .post(&patient, &format!("/api/appointments/{id}/reschedule"), json!({ "start": to }))
+        .post(
+            &patient,
+            &format!("/api/appointments/{id}/reschedule"),
+            json!({ "start": to }),
+        )
         .await;
     assert_eq!(moved.status(), StatusCode::OK);
     let moved = json_of(moved).await;
     assert_eq!(moved["version"], 2);
-    assert_eq!(parse_time(moved["start"].as_str().unwrap()), parse_time(&to));
-    assert_eq!(moved["room_name"], room, "the room stays with the appointment");
+    assert_eq!(
+        parse_time(moved["start"].as_str().unwrap()),
+        parse_time(&to)
+    );
+    assert_eq!(
+        moved["room_name"], room,
+        "the room stays with the appointment"
+    );
     let free = app.free_slots(&patient, DOCTOR, date).await;
     assert!(free.contains(&start) && !free.contains(&to));
 
     // The doctor cancels; the slot is free for others at once.
     let cancelled = app
-        .post(&doctor, &format!("/api/appointments/{id}/cancel"), json!({}))
+        .post(
+            &doctor,
+            &format!("/api/appointments/{id}/cancel"),
+            json!({}),
+        )
         .await;
     assert_eq!(cancelled.status(), StatusCode::OK);
     let cancelled = json_of(cancelled).await;
@@ -87,7 +110,10 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     assert_eq!(cancelled["version"], 3);
     assert!(app.free_slots(&patient, DOCTOR, date).await.contains(&to));
     let other = app.login(OTHER_PATIENT).await;
-    assert_eq!(app.book(&other, DOCTOR, &to).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.book(&other, DOCTOR, &to).await.status(),
+        StatusCode::CREATED
+    );
 }
 
 fn chrono_tz_new_york() -> chrono::FixedOffset {
@@ -102,10 +128,18 @@ async fn appointments_list_in_start_order_with_pages_and_ranges() {
     let patient = app.login(PATIENT).await;
     let (_, slots) = app.next_free_day(&patient, DOCTOR).await;
     for start in slots.iter().take(5).rev() {
-        assert_eq!(app.book(&patient, DOCTOR, start).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.book(&patient, DOCTOR, start).await.status(),
+            StatusCode::CREATED
+        );
     }
     let first = json_of(app.get(&patient, "/api/appointments?limit=2").await).await;
-    let starts: Vec<_> = first["items"].as_array().unwrap().iter().map(|a| a["start"].as_str().unwrap().to_owned()).collect();
+    let starts: Vec<_> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["start"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(starts.len(), 2);
     assert_eq!(parse_time(&starts[0]), parse_time(&slots[0]));
     assert_eq!(parse_time(&starts[1]), parse_time(&slots[1]));
@@ -113,7 +147,11 @@ async fn appointments_list_in_start_order_with_pages_and_ranges() {
     let mut seen = 2;
     let mut cursor = Some(cursor);
     while let Some(c) = cursor {
-        let page = json_of(app.get(&patient, &format!("/api/appointments?limit=2&cursor={c}")).await).await;
+        let page = json_of(
+            app.get(&patient, &format!("/api/appointments?limit=2&cursor={c}"))
+                .await,
+        )
+        .await;
         seen += page["items"].as_array().unwrap().len();
         cursor = page["next_cursor"].as_str().map(str::to_owned);
     }
@@ -162,5 +200,9 @@ async fn data_survives_a_restart() {
     let r = app.get(&patient, &format!("/api/appointments/{id}")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let users = json_of(app.client.get(app.url("/dev/users")).send().await.unwrap()).await;
-    assert_eq!(users.as_array().unwrap().len(), 4, "demo data is seeded once");
+    assert_eq!(
+        users.as_array().unwrap().len(),
+        4,
+        "demo data is seeded once"
+    );
 }

@@ -18,8 +18,14 @@ async fn fifty_concurrent_bookings_of_one_slot_give_one_201_and_49_409() {
         async move { app.book(&token, OTHER_DOCTOR, &start).await.status() }
     });
     let statuses = join_all(attempts).await;
-    let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
-    let conflicts = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
     assert_eq!((created, conflicts), (1, 49), "{statuses:?}");
     let doctor = app.login(OTHER_DOCTOR).await;
     let schedule = json_of(app.get(&doctor, "/api/appointments").await).await;

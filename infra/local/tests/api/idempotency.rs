@@ -5,7 +5,12 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn book_with_key(app: &TestApp, token: &str, key: &str, body: serde_json::Value) -> reqwest::Response {
+async fn book_with_key(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> reqwest::Response {
     app.client
         .post(app.url("/api/appointments"))
         .bearer_auth(token)
@@ -47,10 +52,26 @@ async fn keys_are_scoped_to_the_caller() {
     let patient = app.login(PATIENT).await;
     let other = app.login(OTHER_PATIENT).await;
     let (_, slots) = app.next_free_day(&patient, DOCTOR).await;
-    let r1 = book_with_key(&app, &patient, "shared-key", json!({ "doctor_id": DOCTOR, "start": slots[0] })).await;
+    let r1 = book_with_key(
+        &app,
+        &patient,
+        "shared-key",
+        json!({ "doctor_id": DOCTOR, "start": slots[0] }),
+    )
+    .await;
     assert_eq!(r1.status(), StatusCode::CREATED);
-    let r2 = book_with_key(&app, &other, "shared-key", json!({ "doctor_id": DOCTOR, "start": slots[1] })).await;
-    assert_eq!(r2.status(), StatusCode::CREATED, "another user's key does not collide");
+    let r2 = book_with_key(
+        &app,
+        &other,
+        "shared-key",
+        json!({ "doctor_id": DOCTOR, "start": slots[1] }),
+    )
+    .await;
+    assert_eq!(
+        r2.status(),
+        StatusCode::CREATED,
+        "another user's key does not collide"
+    );
     let theirs = json_of(r2).await;
     assert_eq!(theirs["patient_id"], OTHER_PATIENT);
 }
@@ -61,14 +82,18 @@ async fn a_failed_booking_does_not_burn_the_key() {
     let patient = app.login(PATIENT).await;
     let other = app.login(OTHER_PATIENT).await;
     let (_, slots) = app.next_free_day(&patient, DOCTOR).await;
-    assert_eq!(app.book(&other, DOCTOR, &slots[0]).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.book(&other, DOCTOR, &slots[0]).await.status(),
+        StatusCode::CREATED
+    );
     let body = json!({ "doctor_id": DOCTOR, "start": slots[0] });
     let r = book_with_key(&app, &patient, "retry-me", body.clone()).await;
     assert_problem(r, StatusCode::CONFLICT).await;
     // The other patient cancels; the retry with the same key now books.
     let theirs = json_of(app.get(&other, "/api/appointments").await).await;
     let id = theirs["items"][0]["id"].as_str().unwrap().to_owned();
-    app.post(&other, &format!("/api/appointments/{id}/cancel"), json!({})).await;
+    app.post(&other, &format!("/api/appointments/{id}/cancel"), json!({}))
+        .await;
     let r = book_with_key(&app, &patient, "retry-me", body).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 }
@@ -80,7 +105,13 @@ async fn malformed_keys_are_400() {
     let (_, slots) = app.next_free_day(&patient, DOCTOR).await;
     let long = "k".repeat(256);
     for key in ["", long.as_str(), "has space"] {
-        let r = book_with_key(&app, &patient, key, json!({ "doctor_id": DOCTOR, "start": slots[0] })).await;
+        let r = book_with_key(
+            &app,
+            &patient,
+            key,
+            json!({ "doctor_id": DOCTOR, "start": slots[0] }),
+        )
+        .await;
         assert_problem(r, StatusCode::BAD_REQUEST).await;
     }
 }

@@ -10,7 +10,12 @@ use crate::support::*;
 #[tokio::test]
 async fn the_served_document_describes_exactly_the_routes_the_server_has() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(app.url("/openapi.json")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let doc = json_of(r).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
@@ -32,7 +37,10 @@ async fn the_served_document_describes_exactly_the_routes_the_server_has() {
             assert!(responses.contains_key("401"));
             for (code, resp) in responses {
                 if code.starts_with('4') || code.starts_with('5') {
-                    assert!(resp["content"]["application/problem+json"].is_object(), "{code}");
+                    assert!(
+                        resp["content"]["application/problem+json"].is_object(),
+                        "{code}"
+                    );
                 }
             }
         }

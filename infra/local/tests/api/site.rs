@@ -9,7 +9,10 @@ async fn the_site_and_the_video_page_are_served_with_security_headers() {
     let app = TestApp::spawn().await;
     let r = app.client.get(app.url("/")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let csp = r.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(csp.contains("frame-ancestors 'none'"));
     assert!(!csp.contains("unsafe-inline"));
     assert!(r.text().await.unwrap().contains("MediChain"));
@@ -21,7 +24,12 @@ async fn the_site_and_the_video_page_are_served_with_security_headers() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("<html"));
-    let r = app.client.get(app.url("/no-such-page")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
@@ -40,6 +48,11 @@ async fn the_site_tooling_next_to_the_pages_is_not_served() {
     }
     let r = app.client.get(app.url("/js/app.js")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.client.get(app.url("/config.json")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/config.json"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }

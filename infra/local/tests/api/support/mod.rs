@@ -84,8 +84,12 @@ impl TestApp {
     }
 
     pub async fn book(&self, token: &str, doctor: &str, start: &str) -> Response {
-        self.post(token, "/api/appointments", json!({ "doctor_id": doctor, "start": start }))
-            .await
+        self.post(
+            token,
+            "/api/appointments",
+            json!({ "doctor_id": doctor, "start": start }),
+        )
+        .await
     }
 
     /// Free slots of `doctor` on a date of the doctor's calendar.
@@ -138,5 +142,7 @@ pub async fn assert_problem(r: Response, status: StatusCode) -> Value {
 }
 
 pub fn parse_time(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap()
+        .with_timezone(&Utc)
 }
