@@ -27,4 +27,20 @@ command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not installed a
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+step "browser tests (headless Chromium against the local server, static-site/tests)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi
+command -v chromium >/dev/null 2>&1 || { echo "chromium is not installed and could not be installed" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "node 20+ and npm are needed for the browser tests" >&2; exit 1; }
+if [ ! -f static-site/node_modules/.package-lock.json ] \
+  || [ static-site/package-lock.json -nt static-site/node_modules/.package-lock.json ]; then
+  (cd static-site && npm ci --no-audit --no-fund)
+fi
+cargo build --locked -p medichain-local
+local_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/medichain-local"
+(cd static-site && MEDICHAIN_LOCAL_BIN="$local_bin" npm test)
+
 step "done in $(( $(date +%s) - started ))s"
