@@ -17,6 +17,20 @@ export function isJoinable(appointment, now = Date.now()) {
   return appointment.status === 'booked' && new Date(appointment.end).getTime() > now;
 }
 
+/** [upcoming by start, the rest newest first]. */
+export function splitUpcoming(items, now = Date.now()) {
+  return [items.filter((a) => isJoinable(a, now)), items.filter((a) => !isJoinable(a, now)).reverse()];
+}
+
+/** Marks, scrolls to and focuses the card of `id` (the `?id=` of a notification's link). */
+export function highlightCard(id) {
+  const card = id && document.getElementById(`appointment-${id}`);
+  if (!card) return;
+  card.classList.add('highlight');
+  card.scrollIntoView({ block: 'center' });
+  card.focus({ preventScroll: true });
+}
+
 export function statusBadge(status) {
   return h('span', { class: `status status-${status}` }, STATUS[status] ?? status);
 }

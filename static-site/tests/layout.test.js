@@ -48,6 +48,7 @@ describe('layout on a phone and on a desktop', () => {
       async function check(person, name) {
         const { page } = person;
         const file = path.join(ARTIFACTS, `${name}-${label}.png`);
+        await page.evaluate(() => window.scrollTo(0, 0)); // a sticky header mid-page would spoil the shot
         await page.screenshot({ path: file, fullPage: true });
         shots.push(file);
         assert.equal(await horizontalOverflow(page), null, `${name} at ${label} px scrolls sideways`);

@@ -4,7 +4,7 @@
 import { h, replace, spinner } from '../dom.js';
 import { formatDateTime, zoneLabel } from '../format.js';
 import { SlotPicker } from '../slot-picker.js';
-import { appointmentCard, isJoinable, joinButton } from '../appointment-card.js';
+import { appointmentCard, highlightCard, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
 import { confirmDialog } from '../confirm-dialog.js';
 
 export function mount({ main, ctx, url }) {
@@ -40,8 +40,7 @@ export function mount({ main, ctx, url }) {
       return;
     }
     const now = Date.now();
-    const upcoming = items.filter((a) => isJoinable(a, now));
-    const past = items.filter((a) => !isJoinable(a, now)).reverse();
+    const [upcoming, past] = splitUpcoming(items, now);
     const card = (a) => appointmentCard(a, {
       timeZone,
       viewer: 'patient',
@@ -60,12 +59,7 @@ export function mount({ main, ctx, url }) {
         past.length
           ? h('div', { class: 'appt-list', id: 'past-list' }, past.map(card))
           : h('p', { class: 'empty' }, 'Nothing here yet.')));
-    const target = focusId && document.getElementById(`appointment-${focusId}`);
-    if (target) {
-      target.classList.add('highlight');
-      target.scrollIntoView({ block: 'center' });
-      target.focus({ preventScroll: true });
-    }
+    highlightCard(focusId);
   }
 
   async function cancel(a) {

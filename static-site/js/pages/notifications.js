@@ -22,8 +22,18 @@ export function mount({ main, ctx }) {
   const loadingNote = main.querySelector('.loading-note');
   let timeZone;
 
+  /** Action URLs are in-app paths; a full URL of this very site is accepted as its path. */
+  function actionPath(url) {
+    try {
+      const u = new URL(url, window.location.origin);
+      return u.origin === window.location.origin ? ctx.safeNext(u.pathname + u.search) : null;
+    } catch {
+      return null;
+    }
+  }
+
   function actionLink(n) {
-    const href = ctx.safeNext(n.action?.url);
+    const href = actionPath(n.action?.url);
     if (!href || !n.action?.label) return null;
     return h('a', {
       class: n.priority === 'urgent' || /join/i.test(n.action.label) ? 'btn btn-primary' : 'btn btn-secondary',

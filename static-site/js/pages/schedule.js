@@ -3,7 +3,7 @@
 
 import { h, replace, spinner } from '../dom.js';
 import { formatDateTime, formatDay, localDate, zoneLabel } from '../format.js';
-import { appointmentCard, isJoinable, joinButton } from '../appointment-card.js';
+import { appointmentCard, highlightCard, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
 import { confirmDialog } from '../confirm-dialog.js';
 
 export function mount({ main, ctx, url }) {
@@ -69,8 +69,7 @@ export function mount({ main, ctx, url }) {
       return;
     }
     const now = Date.now();
-    const upcoming = items.filter((a) => isJoinable(a, now));
-    const earlier = items.filter((a) => !isJoinable(a, now)).reverse();
+    const [upcoming, earlier] = splitUpcoming(items, now);
     replace(body,
       upcoming.length
         ? h('div', { class: 'days' }, dayGroups(upcoming, now))
@@ -78,12 +77,7 @@ export function mount({ main, ctx, url }) {
       h('details', { class: 'card earlier', open: earlier.some((a) => a.id === highlightId) },
         h('summary', {}, `Past and cancelled (${earlier.length})`),
         earlier.length ? h('div', { class: 'days' }, dayGroups(earlier, now)) : h('p', { class: 'empty' }, 'Nothing here yet.')));
-    const target = highlightId && document.getElementById(`appointment-${highlightId}`);
-    if (target) {
-      target.classList.add('highlight');
-      target.scrollIntoView({ block: 'center' });
-      target.focus({ preventScroll: true });
-    }
+    highlightCard(highlightId);
   }
 
   (async () => {
