@@ -3,7 +3,7 @@
 // reports joined/left, and takes the user back to their appointments or schedule on leaving.
 
 import { h, replace } from '../dom.js';
-import { formatDateTime } from '../format.js';
+import { formatDateTime, formatTime, zoneLabel } from '../format.js';
 import { ROOM_NAME } from '../video-link.js';
 import { loadExternalApi, meetingOptions } from '../jitsi.js';
 
@@ -126,7 +126,9 @@ export function mount({ main, ctx, params, url }) {
     if (appointment) {
       const other = user.role === 'doctor' ? appointment.patient_name : `Dr. ${appointment.doctor_name}`;
       const profile = await ctx.profile().catch(() => null);
-      subtitle.textContent = `with ${other} · ${formatDateTime(appointment.start, profile?.time_zone)}`;
+      // The day is today (the room only opens around the start): the time is what matters here.
+      subtitle.textContent = `with ${other} · ${formatTime(appointment.start, profile?.time_zone)} ${zoneLabel(profile?.time_zone, appointment.start)}`;
+      subtitle.title = formatDateTime(appointment.start, profile?.time_zone);
     }
     const fallback = {
       appointmentId: id,
