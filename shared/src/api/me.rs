@@ -76,10 +76,20 @@ pub async fn get(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> 
 struct ProfileUpdate {
     #[serde(default, deserialize_with = "present")]
     phone: Option<Option<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     sms_opt_in: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     time_zone: Option<String>,
+}
+
+/// A field that may be left out but not sent as `null` (only `phone` has a meaning for null):
+/// accepting it silently would let a client believe it cleared something.
+fn not_null<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Tells `"phone": null` (remove) apart from no `phone` at all (keep).
