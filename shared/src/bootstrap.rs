@@ -41,3 +41,17 @@ pub async fn aws_deps() -> Result<Deps, lambda_http::Error> {
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     Ok(Deps::from_store(store, Arc::new(SystemClock), app))
 }
+
+/// For the function that hands out Jitsi tokens (join-call): loads the JaaS key or the app secret
+/// that the config names in SSM, once, at cold start (`ssm:GetParameter`). Other functions skip
+/// this, so they neither wait for SSM nor need the permission.
+pub async fn with_jitsi_secrets(mut deps: Deps) -> Result<Deps, lambda_http::Error> {
+    if deps.config.secret_parameters().is_empty() {
+        return Ok(deps);
+    }
+    let sdk = load_sdk_config().await;
+    let parameters =
+        crate::adapters::aws::parameters::SsmParameters::new(aws_sdk_ssm::Client::new(&sdk));
+    deps.config = parameters.load_secrets(deps.config).await?;
+    Ok(deps)
+}

@@ -36,15 +36,9 @@ impl AppConfig {
         Self::from_lookup_with_secrets(get, &FetchedSecrets::default())
     }
 
-    /// The SSM parameters (Jitsi key or secret) the environment asks for: a Lambda fetches these
-    /// once at cold start and passes them to [`AppConfig::from_lookup_with_secrets`].
-    pub fn secret_parameters(
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Vec<String>, InvalidValue> {
-        Ok(JitsiAuthSettings::from_lookup(&get)?.parameters())
-    }
-
-    /// The config, with secrets from the environment, files, or the `fetched` SSM parameters.
+    /// The config, with secrets from the environment, files, or the `fetched` SSM parameters. A
+    /// key named by an SSM parameter that is not in `fetched` leaves the token mode
+    /// [`JitsiAuth::Unloaded`]: see [`AppConfig::with_loaded_secrets`].
     pub fn from_lookup_with_secrets(
         get: impl Fn(&str) -> Option<String>,
         fetched: &FetchedSecrets,
@@ -61,7 +55,7 @@ impl AppConfig {
             JitsiAuthSettings::Jaas { app_id, .. } => jitsi.with_tenant(app_id),
             _ => jitsi,
         };
-        let jitsi_auth = auth.resolve(&jitsi, fetched)?;
+        let jitsi_auth = auth.resolve_if_loaded(&jitsi, fetched)?;
         let site_url = get("SITE_URL").unwrap_or(defaults.site_url);
         if !(site_url.starts_with("https://") || site_url.starts_with("http://")) {
             return Err(InvalidValue::new("SITE_URL", "must be an http(s) URL"));
@@ -71,6 +65,19 @@ impl AppConfig {
             site_url: site_url.trim_end_matches('/').to_owned(),
             jitsi_auth,
         })
+    }
+}
+
+impl AppConfig {
+    /// The SSM parameters this config still needs fetched (the Jitsi key or app secret).
+    pub fn secret_parameters(&self) -> Vec<String> {
+        self.jitsi_auth.parameters_to_load()
+    }
+
+    /// The config with the token mode completed from the fetched SSM parameters.
+    pub fn with_loaded_secrets(mut self, fetched: &FetchedSecrets) -> Result<Self, InvalidValue> {
+        self.jitsi_auth = self.jitsi_auth.load(&self.jitsi, fetched)?;
+        Ok(self)
     }
 }
 

@@ -7,7 +7,8 @@ use medichain::bootstrap;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
-    let deps = bootstrap::aws_deps().await?;
+    // The Jitsi key (when kept in SSM) is read here, once, before the first request.
+    let deps = bootstrap::with_jitsi_secrets(bootstrap::aws_deps().await?).await?;
     let route = routes::for_function(env!("CARGO_PKG_NAME"));
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)

@@ -256,6 +256,13 @@ pub async fn list(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
     };
     let page = page_request(&req)?;
     let Page { items, next_cursor } = deps.appointments.list_for(&party, range, page).await?;
+    // Appointments whose video room has closed show how they ended (completed or no-show). The
+    // list only shows it; opening one stores it (see `video::settle_if_due`).
+    let now = deps.clock.now();
+    let items = items
+        .into_iter()
+        .map(|a| a.settled(now).unwrap_or(a))
+        .collect();
     ApiResponse::json(StatusCode::OK, &AppointmentList { items, next_cursor })
 }
 
@@ -300,6 +307,7 @@ pub async fn load_for_participant(
 pub async fn get(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller()?;
     let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
+    let appointment = super::video::settle_if_due(deps, appointment).await?;
     ApiResponse::json(StatusCode::OK, &appointment)
 }
 

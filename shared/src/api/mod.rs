@@ -4,8 +4,10 @@
 
 pub mod appointments;
 pub mod auth;
+pub mod calendar;
 pub mod doctors;
 pub mod error;
+pub mod fhir;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod me;

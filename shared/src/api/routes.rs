@@ -8,7 +8,8 @@ use std::pin::Pin;
 use http::Method;
 
 use super::{
-    appointments, doctors, me, notifications, video, ApiError, ApiRequest, ApiResponse, Deps,
+    appointments, calendar, doctors, fhir, me, notifications, video, ApiError, ApiRequest,
+    ApiResponse, Deps,
 };
 
 pub type HandlerFuture<'a> =
@@ -88,6 +89,24 @@ pub fn all() -> Vec<Route> {
             appointments::reschedule
         ),
         route!("join-call", GET, "/api/appointments/{id}/join", video::join),
+        route!(
+            "record-call-event",
+            POST,
+            "/api/appointments/{id}/call-events",
+            video::call_event
+        ),
+        route!(
+            "appointment-calendar",
+            GET,
+            "/api/appointments/{id}/calendar.ics",
+            calendar::calendar
+        ),
+        route!(
+            "appointment-fhir",
+            GET,
+            "/api/appointments/{id}/fhir",
+            fhir::fhir
+        ),
         route!(
             "list-notifications",
             GET,

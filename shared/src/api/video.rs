@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::appointments::load_for_participant;
 use super::{ApiError, ApiRequest, ApiResponse, Deps};
-use crate::domain::call::{JoinWindow, WindowError};
+use crate::domain::call::{CallEvent, JoinWindow, WindowError};
+use crate::domain::notification::{render, Notice, Recipient};
 use crate::domain::{Appointment, AppointmentId, AppointmentStatus, Caller, Role};
 use crate::jitsi::JitsiUser;
 use crate::ports::StoreError;
@@ -176,4 +177,87 @@ pub async fn join(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
             closes_at: window.closes_at,
         },
     )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallEventBody {
+    event: CallEvent,
+}
+
+/// `POST /api/appointments/{id}/call-events`: the video page reports that the caller joined or
+/// left the room. Kept as the call history on the appointment; the patient joining before the
+/// doctor tells the doctor, once.
+pub async fn call_event(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let caller = req.caller()?;
+    let body: CallEventBody = req.json()?;
+    let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
+    let mut current = settle_if_due(deps, appointment).await?;
+    let role = role_in(&current, caller);
+    // A concurrent report (the other participant, or a second tab) may win the version race:
+    // read again and re-apply, a few times.
+    for _ in 0..5 {
+        let now = deps.clock.now();
+        require_open_room(&current, now)?;
+        let mut call = current.call.clone().unwrap_or_default();
+        if !call.apply(role, body.event, now) {
+            return Ok(ApiResponse::new(StatusCode::NO_CONTENT, Default::default()));
+        }
+        // "Before the doctor": the doctor has not been in the room at all yet.
+        let tell_doctor = role == Role::Patient
+            && body.event == CallEvent::Joined
+            && !call.has_joined(Role::Doctor)
+            && call.patient_waiting_notified_at.is_none();
+        if tell_doctor {
+            call.patient_waiting_notified_at = Some(now);
+        }
+        let mut next = current.clone();
+        next.version = current.version + 1;
+        next.updated_at = now;
+        next.call = Some(call);
+        match deps.appointments.update(&current, &next).await {
+            Ok(()) => {
+                tracing::info!(appointment_id = %next.id, role = %role, event = ?body.event, "call event recorded");
+                if tell_doctor {
+                    // The flag went in with the versioned write, so only one request gets here.
+                    // A failure now is logged, not retried: the event itself is recorded.
+                    if let Err(e) = tell_doctor_patient_waits(deps, &next).await {
+                        tracing::warn!(appointment_id = %next.id, error = %e, "could not tell the doctor the patient is waiting");
+                    }
+                }
+                return Ok(ApiResponse::new(StatusCode::NO_CONTENT, Default::default()));
+            }
+            Err(StoreError::StaleVersion) => {
+                current = deps
+                    .appointments
+                    .get(&current.id)
+                    .await?
+                    .ok_or(ApiError::NotFound("appointment"))?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::StaleVersion.into())
+}
+
+/// The doctor's in-app "patient is waiting" notification, dated in the doctor's time zone. Its id
+/// derives from the appointment version that set the flag, so writing it twice stores it once.
+async fn tell_doctor_patient_waits(deps: &Deps, a: &Appointment) -> Result<(), StoreError> {
+    let zone = match deps.directory.get_user(&a.doctor_id).await? {
+        Some(profile) => profile.time_zone,
+        None => deps
+            .directory
+            .get_doctor(&a.doctor_id)
+            .await?
+            .map(|d| d.time_zone)
+            .unwrap_or_default(),
+    };
+    let recipient = Recipient {
+        id: a.doctor_id.clone(),
+        role: Role::Doctor,
+        time_zone: zone,
+    };
+    let notice = render(a, Notice::PatientWaiting, &recipient);
+    deps.notifications.add_notification(&notice).await?;
+    Ok(())
 }

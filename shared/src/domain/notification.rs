@@ -24,6 +24,8 @@ pub enum NotificationType {
     VideoCallReminder,
     AppointmentCancelled,
     AppointmentRescheduled,
+    /// To the doctor: the patient is in the video room and the doctor has not joined yet.
+    PatientWaiting,
 }
 
 impl NotificationType {
@@ -35,15 +37,17 @@ impl NotificationType {
             Self::VideoCallReminder => "video_call_reminder",
             Self::AppointmentCancelled => "appointment_cancelled",
             Self::AppointmentRescheduled => "appointment_rescheduled",
+            Self::PatientWaiting => "patient_waiting",
         }
     }
 
     /// The seed's `metadata.notification_type`: the family a notification belongs to.
     pub fn family(self) -> &'static str {
         match self {
-            Self::VideoCallReady | Self::VideoCallStarting | Self::VideoCallReminder => {
-                "video_call"
-            }
+            Self::VideoCallReady
+            | Self::VideoCallStarting
+            | Self::VideoCallReminder
+            | Self::PatientWaiting => "video_call",
             Self::AppointmentCreated
             | Self::AppointmentCancelled
             | Self::AppointmentRescheduled => "appointment",
@@ -176,6 +180,8 @@ pub enum Notice {
     Reminder(ReminderKind),
     Cancelled,
     Rescheduled,
+    /// The patient joined the video room before the doctor (sent to the doctor, once).
+    PatientWaiting,
 }
 
 impl Notice {
@@ -187,13 +193,14 @@ impl Notice {
             Notice::Reminder(ReminderKind::Starting) => NotificationType::VideoCallStarting,
             Notice::Cancelled => NotificationType::AppointmentCancelled,
             Notice::Rescheduled => NotificationType::AppointmentRescheduled,
+            Notice::PatientWaiting => NotificationType::PatientWaiting,
         }
     }
 
     pub fn priority(self) -> Priority {
         match self {
             Notice::Reminder(ReminderKind::DayBefore) => Priority::High,
-            Notice::Reminder(ReminderKind::Starting) => Priority::Urgent,
+            Notice::Reminder(ReminderKind::Starting) | Notice::PatientWaiting => Priority::Urgent,
             _ => Priority::Normal,
         }
     }
@@ -206,6 +213,7 @@ impl Notice {
             Notice::Reminder(ReminderKind::Starting) => "Video Consultation Starting",
             Notice::Cancelled => "Appointment Cancelled",
             Notice::Rescheduled => "Appointment Rescheduled",
+            Notice::PatientWaiting => "Patient Waiting",
         }
     }
 
@@ -216,7 +224,9 @@ impl Notice {
     pub fn created_at(self, appointment: &Appointment) -> DateTime<Utc> {
         let changed = appointment.updated_at;
         match self {
-            Notice::Created | Notice::Cancelled | Notice::Rescheduled => changed,
+            Notice::Created | Notice::Cancelled | Notice::Rescheduled | Notice::PatientWaiting => {
+                changed
+            }
             Notice::VideoCallReady => changed + Duration::milliseconds(1),
             Notice::Reminder(kind) => kind
                 .due_at(appointment.start)
@@ -270,6 +280,10 @@ pub fn render(appointment: &Appointment, notice: Notice, recipient: &Recipient) 
         (Notice::Rescheduled, _) => {
             format!("Your appointment with {other} has been moved to {date} at {time}.")
         }
+        (Notice::PatientWaiting, _) => format!(
+            "{} is waiting in the video room for the consultation at {time}. Click to join now.",
+            appointment.patient_name
+        ),
     };
     let view = appointment_path(recipient.role, &appointment.id);
     let video = format!(
@@ -279,7 +293,7 @@ pub fn render(appointment: &Appointment, notice: Notice, recipient: &Recipient) 
     let action = match notice {
         Notice::Created | Notice::Cancelled | Notice::Rescheduled => ("View Appointment", view),
         Notice::VideoCallReady => ("Join Video Call", video),
-        Notice::Reminder(ReminderKind::Starting) => ("Join Now", video),
+        Notice::Reminder(ReminderKind::Starting) | Notice::PatientWaiting => ("Join Now", video),
         Notice::Reminder(ReminderKind::DayBefore) => ("View Details", view),
     };
     let created_at = notice.created_at(appointment);

@@ -191,6 +191,20 @@ impl JitsiAuthSettings {
         }
     }
 
+    /// The token mode for a process that has fetched `fetched`: resolved when every SSM
+    /// parameter the settings name is there, [`JitsiAuth::Unloaded`] otherwise.
+    pub fn resolve_if_loaded(
+        self,
+        domain: &JitsiSettings,
+        fetched: &FetchedSecrets,
+    ) -> Result<JitsiAuth, InvalidValue> {
+        if self.parameters().iter().all(|p| fetched.contains(p)) {
+            self.resolve(domain, fetched)
+        } else {
+            Ok(JitsiAuth::Unloaded(Arc::new(self)))
+        }
+    }
+
     /// Builds the token issuer, reading the key material and proving it can sign, so a bad key
     /// fails at cold start instead of on the first join.
     pub fn resolve(
@@ -297,6 +311,19 @@ pub enum JitsiAuth {
     None,
     Jaas(Arc<JaasIssuer>),
     SelfHosted(Arc<SelfHostedIssuer>),
+    /// Token auth whose key lives in an SSM parameter that this process has not fetched: only
+    /// the function that hands out tokens (join-call) fetches it at cold start, so the others
+    /// neither pay for the call nor need the IAM permission.
+    Unloaded(Arc<JitsiAuthSettings>),
+}
+
+/// Why no room access could be handed out.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the Jitsi key in SSM parameter(s) {0:?} was not loaded at cold start")]
+    Unloaded(Vec<String>),
+    #[error("signing the Jitsi token failed")]
+    Sign(#[from] jsonwebtoken::errors::Error),
 }
 
 impl fmt::Debug for JitsiAuth {
@@ -308,6 +335,11 @@ impl fmt::Debug for JitsiAuth {
                 f,
                 "JitsiAuth::SelfHosted {{ app_id: {}, aud: {}, secret: redacted }}",
                 s.app_id, s.audience
+            ),
+            Self::Unloaded(settings) => write!(
+                f,
+                "JitsiAuth::Unloaded {{ parameters: {:?} }}",
+                settings.parameters()
             ),
         }
     }
@@ -330,6 +362,31 @@ impl JitsiAuth {
             Self::None => "none",
             Self::Jaas(_) => "jaas",
             Self::SelfHosted(_) => "self_hosted",
+            Self::Unloaded(settings) => match **settings {
+                JitsiAuthSettings::None => "none",
+                JitsiAuthSettings::Jaas { .. } => "jaas",
+                JitsiAuthSettings::SelfHosted { .. } => "self_hosted",
+            },
+        }
+    }
+
+    /// The SSM parameters to fetch before tokens can be signed (empty when nothing is missing).
+    pub fn parameters_to_load(&self) -> Vec<String> {
+        match self {
+            Self::Unloaded(settings) => settings.parameters(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Completes an `Unloaded` mode with the parameters fetched at cold start.
+    pub fn load(
+        &self,
+        jitsi: &JitsiSettings,
+        fetched: &FetchedSecrets,
+    ) -> Result<Self, InvalidValue> {
+        match self {
+            Self::Unloaded(settings) => settings.resolve(jitsi, fetched),
+            other => Ok(other.clone()),
         }
     }
 
@@ -340,9 +397,10 @@ impl JitsiAuth {
         room: &RoomName,
         user: &JitsiUser,
         window: JoinWindow,
-    ) -> Result<RoomAccess, jsonwebtoken::errors::Error> {
+    ) -> Result<RoomAccess, TokenError> {
         let (nbf, exp) = (window.opens_at.timestamp(), window.closes_at.timestamp());
         match self {
+            Self::Unloaded(settings) => Err(TokenError::Unloaded(settings.parameters())),
             Self::None => Ok(RoomAccess {
                 domain: jitsi.domain().to_owned(),
                 room: room.to_string(),
@@ -408,5 +466,483 @@ impl JitsiAuth {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::HashMap;
+    use std::process::Command;
+
+    use chrono::{DateTime, TimeZone as _, Utc};
+    use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+
+    use super::*;
+
+    /// A fresh 2048-bit RSA key pair in PEM (private PKCS#8, public SPKI), made with the openssl
+    /// command at test time so no private key is ever committed.
+    pub(crate) fn rsa_key_pair() -> (String, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let private = dir.path().join("private.pem");
+        let public = dir.path().join("public.pem");
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .output()
+                .expect("the openssl command is needed to make test keys");
+            assert!(out.status.success(), "openssl {args:?} failed");
+        };
+        run(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            private.to_str().unwrap(),
+        ]);
+        run(&[
+            "pkey",
+            "-in",
+            private.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            public.to_str().unwrap(),
+        ]);
+        (
+            std::fs::read_to_string(private).unwrap(),
+            std::fs::read_to_string(public).unwrap(),
+        )
+    }
+
+    const APP_ID: &str = "vpaas-magic-cookie-0123456789abcdef0123456789abcdef";
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2030, 3, 4, h, m, 0).unwrap()
+    }
+
+    fn window() -> JoinWindow {
+        JoinWindow {
+            opens_at: t(9, 45),
+            closes_at: t(11, 0),
+        }
+    }
+
+    fn user(id: &str, moderator: bool) -> JitsiUser {
+        JitsiUser {
+            id: UserId::parse(id).unwrap(),
+            name: format!("Name of {id}"),
+            moderator,
+        }
+    }
+
+    fn settings(env: &[(&str, &str)]) -> Result<(JitsiSettings, JitsiAuth), InvalidValue> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = crate::config::AppConfig::from_lookup(|k| env.get(k).cloned())?;
+        Ok((config.jitsi, config.jitsi_auth))
+    }
+
+    /// What a Jitsi deployment does with a token: checks the signature and the standard claims
+    /// (signature, alg, aud, iss, sub, nbf, exp at `now`), then that the token's room is the room
+    /// being entered.
+    // Each argument is one thing a Jitsi deployment checks; a struct would only rename them.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn verify_as_jitsi(
+        token: &str,
+        key: &DecodingKey,
+        alg: Algorithm,
+        aud: &str,
+        iss: &str,
+        sub: &str,
+        entering_room: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Value, String> {
+        let mut v = Validation::new(alg);
+        v.set_audience(&[aud]);
+        v.set_issuer(&[iss]);
+        v.sub = Some(sub.to_owned());
+        v.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+        // The library checks times against the system clock; they are checked against `now`
+        // below instead.
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.leeway = 0;
+        let data = decode::<Value>(token, key, &v).map_err(|e| e.to_string())?;
+        let claims = data.claims;
+        let (nbf, exp) = (claims["nbf"].as_i64(), claims["exp"].as_i64());
+        match (nbf, exp) {
+            (Some(nbf), Some(exp)) if nbf <= now.timestamp() && now.timestamp() < exp => {}
+            _ => return Err("outside the token's validity".into()),
+        }
+        if claims["room"] != entering_room {
+            return Err(format!("token is for room {}", claims["room"]));
+        }
+        Ok(claims)
+    }
+
+    #[test]
+    fn jaas_tokens_carry_every_claim_and_verify_with_the_public_key() {
+        let (private, public) = rsa_key_pair();
+        let (jitsi, auth) = settings(&[
+            ("JITSI_AUTH", "jaas"),
+            ("JAAS_APP_ID", APP_ID),
+            ("JAAS_KEY_ID", "4f4910"),
+            ("JAAS_PRIVATE_KEY", &private),
+        ])
+        .unwrap();
+        assert_eq!(jitsi.domain(), "8x8.vc");
+        let room = RoomName::mint();
+        assert_eq!(
+            jitsi.meeting_url(&room),
+            format!("https://8x8.vc/{APP_ID}/{room}#config.prejoinConfig.enabled=true")
+        );
+        let key = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        for moderator in [true, false] {
+            let access = auth
+                .access(&jitsi, &room, &user("doc", moderator), window())
+                .unwrap();
+            assert_eq!(access.domain, "8x8.vc");
+            assert_eq!(access.room, format!("{APP_ID}/{room}"));
+            assert!(access.lobby);
+            let token = access.token.unwrap();
+            let header = decode_header(&token).unwrap();
+            assert_eq!(header.alg, Algorithm::RS256);
+            assert_eq!(header.kid.as_deref(), Some(&*format!("{APP_ID}/4f4910")));
+            assert_eq!(header.typ.as_deref(), Some("JWT"));
+            let claims = verify_as_jitsi(
+                &token,
+                &key,
+                Algorithm::RS256,
+                "jitsi",
+                "chat",
+                APP_ID,
+                room.as_str(),
+                t(10, 0),
+            )
+            .unwrap();
+            assert_eq!(claims["nbf"], t(9, 45).timestamp());
+            assert_eq!(claims["exp"], t(11, 0).timestamp());
+            let flag = if moderator { "true" } else { "false" };
+            assert_eq!(
+                claims["context"]["user"],
+                json!({ "id": "doc", "name": "Name of doc", "moderator": flag })
+            );
+            assert_eq!(
+                claims["context"]["features"],
+                json!({
+                    "recording": "false",
+                    "livestreaming": "false",
+                    "transcription": "false",
+                    "outbound-call": "false",
+                })
+            );
+            let mut keys: Vec<_> = claims.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            assert_eq!(keys, ["aud", "context", "exp", "iss", "nbf", "room", "sub"]);
+        }
+    }
+
+    #[test]
+    fn a_token_for_one_room_is_refused_for_another_and_outside_its_window() {
+        let (private, public) = rsa_key_pair();
+        let (jitsi, auth) = settings(&[
+            ("JITSI_AUTH", "jaas"),
+            ("JAAS_APP_ID", APP_ID),
+            ("JAAS_KEY_ID", &format!("{APP_ID}/k1")),
+            ("JAAS_PRIVATE_KEY", &private),
+        ])
+        .unwrap();
+        let key = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        let (mine, other) = (RoomName::mint(), RoomName::mint());
+        let token = auth
+            .access(&jitsi, &mine, &user("pat", false), window())
+            .unwrap()
+            .token
+            .unwrap();
+        let check = |room: &RoomName, now| {
+            verify_as_jitsi(
+                &token,
+                &key,
+                Algorithm::RS256,
+                "jitsi",
+                "chat",
+                APP_ID,
+                room.as_str(),
+                now,
+            )
+        };
+        assert!(check(&mine, t(10, 0)).is_ok());
+        assert!(check(&other, t(10, 0))
+            .unwrap_err()
+            .contains("token is for room"));
+        assert!(check(&mine, t(9, 44)).is_err(), "before nbf");
+        assert!(check(&mine, t(11, 0)).is_err(), "at exp");
+        // Another key pair's public key does not verify it.
+        let (_, stranger) = rsa_key_pair();
+        let stranger = DecodingKey::from_rsa_pem(stranger.as_bytes()).unwrap();
+        assert!(verify_as_jitsi(
+            &token,
+            &stranger,
+            Algorithm::RS256,
+            "jitsi",
+            "chat",
+            APP_ID,
+            mine.as_str(),
+            t(10, 0)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn features_are_granted_to_the_moderator_only_when_configured() {
+        let (private, public) = rsa_key_pair();
+        let (jitsi, auth) = settings(&[
+            ("JITSI_AUTH", "jaas"),
+            ("JAAS_APP_ID", APP_ID),
+            ("JAAS_KEY_ID", "k1"),
+            ("JAAS_PRIVATE_KEY", &private),
+            ("JITSI_FEATURES", "recording, transcription"),
+        ])
+        .unwrap();
+        let key = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        let room = RoomName::mint();
+        let features = |moderator| {
+            let token = auth
+                .access(&jitsi, &room, &user("u", moderator), window())
+                .unwrap()
+                .token
+                .unwrap();
+            verify_as_jitsi(
+                &token,
+                &key,
+                Algorithm::RS256,
+                "jitsi",
+                "chat",
+                APP_ID,
+                room.as_str(),
+                t(10, 0),
+            )
+            .unwrap()["context"]["features"]
+                .clone()
+        };
+        assert_eq!(features(true)["recording"], "true");
+        assert_eq!(features(true)["transcription"], "true");
+        assert_eq!(features(true)["livestreaming"], "false");
+        assert_eq!(features(true)["outbound-call"], "false");
+        assert_eq!(features(false)["recording"], "false");
+        assert!(Features::parse("recording,teleport").is_err());
+    }
+
+    #[test]
+    fn self_hosted_tokens_are_hs256_with_the_app_secret() {
+        let secret = "a-long-enough-self-hosted-secret";
+        let (jitsi, auth) = settings(&[
+            ("JITSI_AUTH", "self_hosted"),
+            ("JITSI_DOMAIN", "video.example.org"),
+            ("JITSI_APP_ID", "medichain"),
+            ("JITSI_APP_SECRET", secret),
+        ])
+        .unwrap();
+        let room = RoomName::mint();
+        let access = auth
+            .access(&jitsi, &room, &user("doc", true), window())
+            .unwrap();
+        assert_eq!(
+            (access.domain.as_str(), access.room.as_str(), access.lobby),
+            ("video.example.org", room.as_str(), true)
+        );
+        let token = access.token.unwrap();
+        assert_eq!(decode_header(&token).unwrap().alg, Algorithm::HS256);
+        let key = DecodingKey::from_secret(secret.as_bytes());
+        let verify = |room: &RoomName, key: &DecodingKey| {
+            verify_as_jitsi(
+                &token,
+                key,
+                Algorithm::HS256,
+                "medichain",
+                "medichain",
+                "video.example.org",
+                room.as_str(),
+                t(10, 0),
+            )
+        };
+        let claims = verify(&room, &key).unwrap();
+        assert_eq!(claims["exp"], t(11, 0).timestamp());
+        assert_eq!(
+            claims["context"]["user"],
+            json!({ "id": "doc", "name": "Name of doc", "moderator": true, "affiliation": "owner" })
+        );
+        assert!(verify(&RoomName::mint(), &key).is_err());
+        let wrong = DecodingKey::from_secret(b"another-secret-of-enough-length!");
+        assert!(verify(&room, &wrong).is_err());
+
+        // A configured audience replaces the app id in `aud`.
+        let (jitsi, auth) = settings(&[
+            ("JITSI_AUTH", "self_hosted"),
+            ("JITSI_DOMAIN", "video.example.org"),
+            ("JITSI_APP_ID", "medichain"),
+            ("JITSI_TOKEN_AUDIENCE", "jitsi"),
+            ("JITSI_APP_SECRET", secret),
+        ])
+        .unwrap();
+        let token = auth
+            .access(&jitsi, &room, &user("pat", false), window())
+            .unwrap()
+            .token
+            .unwrap();
+        let claims = verify_as_jitsi(
+            &token,
+            &key,
+            Algorithm::HS256,
+            "jitsi",
+            "medichain",
+            "video.example.org",
+            room.as_str(),
+            t(10, 0),
+        )
+        .unwrap();
+        assert_eq!(claims["context"]["user"]["affiliation"], "member");
+        assert_eq!(claims["context"]["user"]["moderator"], false);
+    }
+
+    #[test]
+    fn the_public_default_has_no_token_and_no_lobby() {
+        let (jitsi, auth) = settings(&[]).unwrap();
+        let room = RoomName::mint();
+        let access = auth
+            .access(&jitsi, &room, &user("u", true), window())
+            .unwrap();
+        assert_eq!(
+            access,
+            RoomAccess {
+                domain: "meet.jit.si".into(),
+                room: room.to_string(),
+                token: None,
+                lobby: false
+            }
+        );
+    }
+
+    #[test]
+    fn bad_token_settings_fail_at_start_without_showing_secrets() {
+        let (private, _) = rsa_key_pair();
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![("JITSI_AUTH", "magic")], "JITSI_AUTH"),
+            (vec![("JITSI_AUTH", "jaas")], "JAAS_APP_ID"),
+            (
+                vec![("JITSI_AUTH", "jaas"), ("JAAS_APP_ID", APP_ID)],
+                "JAAS_KEY_ID",
+            ),
+            (
+                vec![
+                    ("JITSI_AUTH", "jaas"),
+                    ("JAAS_APP_ID", APP_ID),
+                    ("JAAS_KEY_ID", "k1"),
+                ],
+                "JAAS_PRIVATE_KEY",
+            ),
+            (
+                vec![
+                    ("JITSI_AUTH", "jaas"),
+                    ("JAAS_APP_ID", APP_ID),
+                    ("JAAS_KEY_ID", "vpaas-magic-cookie-other/k1"),
+                    ("JAAS_PRIVATE_KEY", &private),
+                ],
+                "JAAS_KEY_ID",
+            ),
+            (
+                vec![
+                    ("JITSI_AUTH", "jaas"),
+                    ("JAAS_APP_ID", APP_ID),
+                    ("JAAS_KEY_ID", "k1"),
+                    (
+                        "JAAS_PRIVATE_KEY",
+                        "-----BEGIN PRIVATE KEY-----\nnot-a-key-s3cr3t\n",
+                    ),
+                ],
+                "JAAS_PRIVATE_KEY",
+            ),
+            (
+                vec![
+                    ("JITSI_AUTH", "self_hosted"),
+                    ("JITSI_APP_ID", "medichain"),
+                    ("JITSI_APP_SECRET", "short-s3cr3t"),
+                ],
+                "JITSI_APP_SECRET",
+            ),
+        ];
+        for (env, field) in cases {
+            let err = settings(&env).unwrap_err();
+            assert_eq!(err.field, field, "{env:?}");
+            assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        }
+    }
+
+    #[test]
+    fn keys_come_from_files_and_ssm_parameters_too() {
+        let (private, _) = rsa_key_pair();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jaas.pem");
+        std::fs::write(&path, &private).unwrap();
+        let (_, auth) = settings(&[
+            ("JITSI_AUTH", "jaas"),
+            ("JAAS_APP_ID", APP_ID),
+            ("JAAS_KEY_ID", "k1"),
+            ("JAAS_PRIVATE_KEY_FILE", path.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(auth.mode(), "jaas");
+        assert!(auth.parameters_to_load().is_empty());
+        assert!(!format!("{auth:?}").contains("PRIVATE"));
+
+        // A key in SSM: functions that do not fetch it can still start, but hand out nothing.
+        let env = HashMap::from([
+            ("JITSI_AUTH", "jaas"),
+            ("JAAS_APP_ID", APP_ID),
+            ("JAAS_KEY_ID", "k1"),
+            ("JAAS_PRIVATE_KEY_PARAMETER", "/medichain/jaas-key"),
+        ]);
+        let get = |k: &str| env.get(k).map(|v| v.to_string());
+        let unloaded = crate::config::AppConfig::from_lookup(get).unwrap();
+        assert_eq!(unloaded.jitsi_auth.mode(), "jaas");
+        assert_eq!(unloaded.secret_parameters(), ["/medichain/jaas-key"]);
+        let err = unloaded
+            .jitsi_auth
+            .access(
+                &unloaded.jitsi,
+                &RoomName::mint(),
+                &user("u", false),
+                window(),
+            )
+            .unwrap_err();
+        assert!(matches!(err, TokenError::Unloaded(_)));
+
+        // The join function fetches it at cold start.
+        let mut fetched = FetchedSecrets::default();
+        fetched.insert("/medichain/jaas-key", secret::Secret::new(private));
+        let loaded = unloaded.with_loaded_secrets(&fetched).unwrap();
+        assert!(loaded.secret_parameters().is_empty());
+        assert!(loaded
+            .jitsi_auth
+            .access(
+                &loaded.jitsi,
+                &RoomName::mint(),
+                &user("u", false),
+                window()
+            )
+            .unwrap()
+            .token
+            .is_some());
+        assert!(!format!("{loaded:?}").contains("PRIVATE"));
+        // A fetched value that is not a key fails the cold start, naming no content.
+        let mut bad = FetchedSecrets::default();
+        bad.insert("/medichain/jaas-key", secret::Secret::new("s3cr3t-garbage"));
+        let unloaded = crate::config::AppConfig::from_lookup(get).unwrap();
+        let err = unloaded.with_loaded_secrets(&bad).unwrap_err();
+        assert_eq!(err.field, "JAAS_PRIVATE_KEY");
+        assert!(!err.to_string().contains("s3cr3t"));
     }
 }

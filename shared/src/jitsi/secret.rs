@@ -114,6 +114,10 @@ impl FetchedSecrets {
     pub fn insert(&mut self, name: impl Into<String>, value: Secret) {
         self.0.insert(name.into(), value);
     }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 mod support;
 
 mod booking_story;
+mod calendar_and_fhir;
 mod concurrency;
 mod errors;
 mod idempotency;
@@ -11,3 +12,4 @@ mod profile_and_devices;
 mod reminders;
 mod site;
 mod video_rooms;
+mod video_tokens;

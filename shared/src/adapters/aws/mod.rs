@@ -8,6 +8,7 @@ mod directory;
 // Notifications, devices and reminder gates (the reminders issue; docs/reminders.md).
 mod dynamodb_notifications;
 mod idempotency;
+pub mod parameters;
 pub mod table;
 
 use std::collections::HashMap;

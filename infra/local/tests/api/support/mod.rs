@@ -32,11 +32,24 @@ impl TestApp {
         app
     }
 
+    /// A server with `config` instead of the defaults (e.g. Jitsi token auth).
+    pub async fn spawn_with_config(config: medichain::config::AppConfig) -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut app = Self::spawn_configured(tmp.path().to_path_buf(), config).await;
+        app._tmp = Some(tmp);
+        app
+    }
+
     /// A server on an existing data directory (to test restarts).
     pub async fn spawn_in(data_dir: PathBuf) -> Self {
+        Self::spawn_configured(data_dir, Options::defaults().config).await
+    }
+
+    async fn spawn_configured(data_dir: PathBuf, config: medichain::config::AppConfig) -> Self {
         let mut options = Options::defaults();
         options.addr = "127.0.0.1:0".parse().unwrap();
         options.data_dir = data_dir.clone();
+        options.config = config;
         let server = start(options).await.expect("server starts");
         Self {
             base: format!("http://{}", server.addr),

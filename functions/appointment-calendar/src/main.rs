@@ -1,0 +1,16 @@
+//! `appointment-calendar`: one API route as a Lambda function behind API Gateway's HTTP API. It only wires: the
+//! handler lives in the shared crate, the same one the local server calls.
+
+use medichain::api::{lambda, routes};
+use medichain::bootstrap;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    bootstrap::init_tracing();
+    let deps = bootstrap::aws_deps().await?;
+    let route = routes::for_function(env!("CARGO_PKG_NAME"));
+    lambda_http::run(lambda_http::service_fn(|event| {
+        lambda::handle(&deps, &route, event)
+    }))
+    .await
+}
