@@ -2,6 +2,7 @@
 
 mod support;
 
+mod authorization;
 mod booking_story;
 mod calendar_and_fhir;
 mod concurrency;
