@@ -1,6 +1,8 @@
 //! Settings read once at cold start from the environment into one typed struct. Adapters never
 //! read the environment themselves; they get what they need from here.
 
+pub mod reminders;
+
 use crate::domain::{InvalidValue, JitsiSettings};
 use crate::jitsi::secret::FetchedSecrets;
 use crate::jitsi::{JitsiAuth, JitsiAuthSettings, JAAS_DOMAIN};

@@ -5,3 +5,4 @@ mod contract;
 mod support;
 
 contract::contract_suite!(support::dynamodb);
+contract::notifications::notification_contract_suite!(support::dynamodb);

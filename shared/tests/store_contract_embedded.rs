@@ -4,3 +4,4 @@ mod contract;
 mod support;
 
 contract::contract_suite!(support::embedded);
+contract::notifications::notification_contract_suite!(support::embedded);

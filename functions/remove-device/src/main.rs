@@ -1,13 +1,15 @@
-//! `remove-device`: one API route as a Lambda function behind API Gateway's HTTP API. It only wires: the
-//! handler lives in the shared crate, the same one the local server calls.
+//! `remove-device`: one API route as a Lambda function behind API Gateway's HTTP API, with push endpoints
+//! managed through SNS. It only wires: the handler lives in the shared crate, the same one the local
+//! server calls.
 
 use medichain::api::{lambda, routes};
 use medichain::bootstrap;
+use medichain::side_effects::bootstrap::push_api_deps;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
-    let deps = bootstrap::aws_deps().await?;
+    let deps = push_api_deps().await?;
     let route = routes::for_function(env!("CARGO_PKG_NAME"));
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)

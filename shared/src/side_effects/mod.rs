@@ -5,6 +5,10 @@
 //! in-process timer, outbox); only the adapters in [`EffectDeps`] differ.
 
 pub mod appointment_events;
+#[cfg(all(feature = "aws", feature = "lambda"))]
+pub mod bootstrap;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod plan;
 pub mod send_reminder;
 
@@ -82,6 +86,9 @@ pub enum EffectError {
     /// cannot help.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// Another worker holds this reminder's lease right now: try again after it.
+    #[error("another worker is sending this reminder")]
+    InProgress,
 }
 
 impl EffectError {
@@ -89,7 +96,8 @@ impl EffectError {
     pub fn is_retryable(&self) -> bool {
         match self {
             EffectError::Store(StoreError::Unavailable(_))
-            | EffectError::Outbound(OutboundError::Unavailable(_)) => true,
+            | EffectError::Outbound(OutboundError::Unavailable(_))
+            | EffectError::InProgress => true,
             // Anything unexpected from the store is retried too: the stream or scheduler gives
             // up after its own limit and parks the record in the dead-letter queue.
             EffectError::Store(StoreError::Internal(_)) => true,

@@ -41,6 +41,7 @@ impl Clock for TestClock {
 #[derive(Default)]
 struct FakeScheduler {
     schedules: Mutex<BTreeMap<String, (ReminderRequest, DateTime<Utc>)>>,
+    down: Mutex<bool>,
 }
 
 #[async_trait]
@@ -50,6 +51,9 @@ impl ReminderScheduler for FakeScheduler {
         r: &ReminderRequest,
         at: DateTime<Utc>,
     ) -> Result<(), OutboundError> {
+        if *self.down.lock().unwrap() {
+            return Err(OutboundError::Unavailable("scheduler throttled".into()));
+        }
         let name = format!("{}-{}", r.appointment_id, r.kind);
         self.schedules
             .lock()
@@ -545,4 +549,113 @@ async fn a_booking_minutes_before_the_start_sends_starting_at_once() {
         send_reminder(&w.deps, &r).await.unwrap(),
         ReminderOutcome::Skipped(SkipReason::Over)
     );
+}
+
+#[cfg(feature = "aws")]
+fn fixture(path: &str) -> serde_json::Value {
+    let path = format!("{}/../functions/{path}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn a_stream_batch_handles_appointment_records_and_ignores_other_items() {
+    use crate::side_effects::lambda::handle_stream_batch;
+    let w = world(true).await;
+    let booking =
+        serde_json::from_value(fixture("appointment-events/events/booking.json")).unwrap();
+    let response = handle_stream_batch(&w.deps, booking).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(w.scheduler.schedules.lock().unwrap().len(), 2);
+    assert_eq!(w.notification_types("patient-rivera").await.len(), 2);
+    assert_eq!(w.notification_types("doctor-okafor").await.len(), 2);
+    assert_eq!(w.events.names(), ["AppointmentBooked"]);
+
+    let cancel = serde_json::from_value(fixture("appointment-events/events/cancel.json")).unwrap();
+    let response = handle_stream_batch(&w.deps, cancel).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(w.scheduler.schedules.lock().unwrap().is_empty());
+    assert_eq!(
+        w.notification_types("patient-rivera").await[0],
+        NotificationType::AppointmentCancelled
+    );
+    assert_eq!(
+        w.events.names(),
+        ["AppointmentBooked", "AppointmentCancelled"]
+    );
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn a_failing_record_is_reported_and_the_rest_of_the_batch_waits_for_it() {
+    use crate::side_effects::lambda::handle_stream_batch;
+    let w = world(true).await;
+    let mut both = fixture("appointment-events/events/booking.json");
+    let cancel = fixture("appointment-events/events/cancel.json");
+    both["Records"]
+        .as_array_mut()
+        .unwrap()
+        .extend(cancel["Records"].as_array().unwrap().iter().cloned());
+    *w.scheduler.down.lock().unwrap() = true;
+    let response =
+        handle_stream_batch(&w.deps, serde_json::from_value(both.clone()).unwrap()).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, [Some("100000000000000000001".to_owned())]);
+    assert!(
+        w.events.names().is_empty(),
+        "the cancel was not handled before the booking"
+    );
+
+    // Lambda retries from the failed record; this time it works, in order.
+    *w.scheduler.down.lock().unwrap() = false;
+    let response = handle_stream_batch(&w.deps, serde_json::from_value(both).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        w.events.names(),
+        ["AppointmentBooked", "AppointmentCancelled"]
+    );
+    assert!(w.scheduler.schedules.lock().unwrap().is_empty());
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn a_corrupt_record_is_skipped_rather_than_blocking_the_shard() {
+    use crate::side_effects::lambda::handle_stream_batch;
+    let w = world(true).await;
+    let mut event = fixture("appointment-events/events/booking.json");
+    event["Records"][0]["dynamodb"]["NewImage"]["body"]["S"] = serde_json::json!("{not json");
+    let response = handle_stream_batch(&w.deps, serde_json::from_value(event).unwrap()).await;
+    assert!(response.batch_item_failures.is_empty());
+    assert!(w.scheduler.schedules.lock().unwrap().is_empty());
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test]
+async fn a_scheduled_payload_is_checked_and_answered() {
+    use crate::side_effects::lambda::handle_scheduled;
+    let w = world(true).await;
+    let a = w.book().await;
+    w.clock.set(start() - Duration::hours(24));
+    let mut payload = fixture("send-reminder/events/reminder-24h.json");
+    payload["appointment_id"] = serde_json::json!(a.id);
+    let first = handle_scheduled(&w.deps, payload.clone()).await.unwrap();
+    assert_eq!(first["outcome"], "sent");
+    assert_eq!(first["sms"], 2);
+    let again = handle_scheduled(&w.deps, payload.clone()).await.unwrap();
+    assert_eq!(
+        again,
+        serde_json::json!({ "outcome": "skipped", "reason": "AlreadySent" })
+    );
+    for bad in [
+        serde_json::json!({ "appointment_id": a.id, "kind": "1h", "version": 1 }),
+        serde_json::json!({ "appointment_id": "x", "kind": "24h", "version": 1 }),
+        serde_json::json!({ "appointment_id": a.id, "kind": "24h", "version": 1, "phone": "+1" }),
+    ] {
+        let err = handle_scheduled(&w.deps, bad).await.unwrap_err();
+        assert!(!err.is_retryable(), "{err}");
+    }
 }

@@ -2,6 +2,8 @@
 //! domain words. `contract_suite!(fixture)` turns each case into a `#[tokio::test]` on a fresh
 //! store from `fixture`; the embedded and the DynamoDB test binaries each invoke it.
 
+pub mod notifications;
+
 use chrono::{DateTime, Duration, Utc};
 use medichain::domain::{Appointment, AppointmentStatus, Role};
 use medichain::ports::{

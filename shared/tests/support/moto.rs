@@ -56,6 +56,9 @@ fn start() -> MotoServer {
         .arg(SUPERVISOR)
         .arg("moto-supervisor")
         .arg(port.to_string())
+        // moto writes files relative to its working directory (e.g. the request recording some
+        // tests read back): keep them out of the source tree.
+        .current_dir(std::env::temp_dir())
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -10,6 +10,11 @@ mod dynamodb_notifications;
 mod idempotency;
 pub mod parameters;
 pub mod table;
+// Reminders' outbound adapters: EventBridge Scheduler, SNS, EventBridge (docs/reminders.md).
+pub mod eventbridge;
+mod outbound;
+pub mod scheduler;
+pub mod sns;
 
 use std::collections::HashMap;
 

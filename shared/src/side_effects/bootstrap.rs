@@ -1,0 +1,98 @@
+//! Cold-start wiring of the reminder functions and of the API functions that register push
+//! devices: the typed settings from the environment, one SDK configuration load, and the adapters
+//! (DynamoDB, EventBridge Scheduler, SNS, EventBridge). A missing or malformed setting fails here,
+//! once, never per event. The variables are listed in [`crate::config::reminders`].
+
+use std::sync::Arc;
+
+use super::EffectDeps;
+use crate::adapters::aws::eventbridge::EventBridgePublisher;
+use crate::adapters::aws::scheduler::SchedulerReminders;
+use crate::adapters::aws::sns::SnsNotifier;
+use crate::adapters::aws::{load_sdk_config, DynamoDbStore};
+use crate::api::Deps;
+use crate::clock::SystemClock;
+use crate::config::reminders::{event_bus, sms_site_url, PushApps, ScheduleTarget};
+use crate::config::{self, AppConfig};
+use crate::domain::reminder::ReminderKind;
+use crate::domain::reminder::ReminderRequest;
+use crate::domain::AppointmentId;
+use crate::ports::{OutboundError, ReminderScheduler};
+
+pub type BootError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Which function is wired: only `appointment-events` manages schedules (and so needs their
+/// settings and permissions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EffectFunction {
+    AppointmentEvents,
+    SendReminder,
+}
+
+/// `send-reminder` never schedules; this stands in so a wiring mistake fails loudly.
+struct NoScheduling;
+
+#[async_trait::async_trait]
+impl ReminderScheduler for NoScheduling {
+    async fn schedule_reminder(
+        &self,
+        _reminder: &ReminderRequest,
+        _at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), OutboundError> {
+        Err(OutboundError::NotConfigured("scheduling in this function"))
+    }
+
+    async fn unschedule_reminder(
+        &self,
+        _appointment_id: &AppointmentId,
+        _kind: ReminderKind,
+    ) -> Result<(), OutboundError> {
+        Err(OutboundError::NotConfigured("scheduling in this function"))
+    }
+}
+
+/// The side effects' dependencies for `function`, from the environment.
+pub async fn effect_deps(function: EffectFunction) -> Result<EffectDeps, BootError> {
+    let get = |name: &str| std::env::var(name).ok();
+    let app = AppConfig::from_lookup(get)?;
+    let site_url = sms_site_url(&app)?;
+    let table = config::required(&get, "TABLE_NAME")?;
+    let bus = event_bus(get)?;
+    let target = match function {
+        EffectFunction::AppointmentEvents => Some(ScheduleTarget::from_lookup(get)?),
+        EffectFunction::SendReminder => None,
+    };
+    let sdk = load_sdk_config().await;
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let scheduler: Arc<dyn ReminderScheduler> = match target {
+        Some(target) => Arc::new(SchedulerReminders::new(
+            aws_sdk_scheduler::Client::new(&sdk),
+            target,
+        )),
+        None => Arc::new(NoScheduling),
+    };
+    // Publishing to endpoints and phone numbers needs no platform application.
+    let sns = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), PushApps::default());
+    let events = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
+    Ok(EffectDeps::new(
+        store,
+        scheduler,
+        Arc::new(sns),
+        Arc::new(events),
+        Arc::new(SystemClock),
+        site_url,
+    ))
+}
+
+/// The API dependencies with push registration through SNS, for `register-device` and
+/// `remove-device` (the platform applications come from `SNS_APNS_APPLICATION_ARN` and
+/// `SNS_FCM_APPLICATION_ARN`).
+pub async fn push_api_deps() -> Result<Deps, BootError> {
+    let apps = PushApps::from_lookup(|name| std::env::var(name).ok())?;
+    let deps = crate::bootstrap::aws_deps().await?;
+    let sdk = load_sdk_config().await;
+    Ok(deps.with_push(Arc::new(SnsNotifier::new(
+        aws_sdk_sns::Client::new(&sdk),
+        apps,
+    ))))
+}
