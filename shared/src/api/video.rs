@@ -94,7 +94,7 @@ fn require_open_room(a: &Appointment, now: DateTime<Utc>) -> Result<JoinWindow, 
 }
 
 /// The caller's part in the appointment, by id (the role claim alone does not make a participant).
-fn role_in(a: &Appointment, caller: &Caller) -> Role {
+pub(crate) fn role_in(a: &Appointment, caller: &Caller) -> Role {
     if a.doctor_id == caller.id {
         Role::Doctor
     } else {
