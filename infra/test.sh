@@ -24,6 +24,13 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not installed and could not be installed" >&2; exit 1; }
 
+step "independent checkers used by the tests (Python icalendar, openssl)"
+# The calendar export is parsed by an iCalendar implementation that is not ours; throwaway RSA
+# keys for the JaaS token tests are generated with openssl at test time (none is committed).
+python3 -c 'import icalendar' 2>/dev/null || python3 -m pip install --quiet icalendar
+python3 -c 'import icalendar' || { echo "python3 icalendar could not be installed" >&2; exit 1; }
+command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test keys" >&2; exit 1; }
+
 step "cargo test --workspace"
 cargo test --workspace --locked
 

@@ -279,7 +279,8 @@ async fn api_not_found() -> Response {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut r = ApiError::BadRequest("This method is not allowed on this path.".into()).into_response();
+    let mut r =
+        ApiError::BadRequest("This method is not allowed on this path.".into()).into_response();
     r.status = StatusCode::METHOD_NOT_ALLOWED;
     if let Ok(body) = serde_json::to_vec(&serde_json::json!({
         "type": "/problems/method-not-allowed",
