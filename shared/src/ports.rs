@@ -2,6 +2,7 @@
 //! access patterns (key lookups, a query per "my appointments" view, one transaction per change)
 //! so that the embedded SQLite store and the DynamoDB store can honour the same contract.
 
+mod hardening;
 mod notifications;
 mod outbound;
 
@@ -12,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
 
+pub use hardening::{AuditLog, QuotaKind, UsageQuota};
 pub use notifications::{DeviceRegistry, GateClaim, NotificationStore, ProfileStore, ReminderGate};
 pub use outbound::{
     EventPublisher, MessageContext, NoPush, Notifier, OutboundError, PushOutcome, PushRegistrar,

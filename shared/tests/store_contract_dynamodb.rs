@@ -6,3 +6,4 @@ mod support;
 
 contract::contract_suite!(support::dynamodb);
 contract::notifications::notification_contract_suite!(support::dynamodb);
+contract::audit::audit_contract_suite!(support::dynamodb);

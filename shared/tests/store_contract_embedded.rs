@@ -5,3 +5,4 @@ mod support;
 
 contract::contract_suite!(support::embedded);
 contract::notifications::notification_contract_suite!(support::embedded);
+contract::audit::audit_contract_suite!(support::embedded);

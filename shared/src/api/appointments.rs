@@ -6,8 +6,9 @@ use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ApiError, ApiRequest, ApiResponse, Deps};
+use super::{audit, ApiError, ApiRequest, ApiResponse, Deps};
 use crate::domain::appointment::{Reason, TransitionError};
+use crate::domain::audit::AuditAction;
 use crate::domain::doctor::{Slot, SlotRules};
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, Caller, Doctor, Role, RoomName, UserId,
@@ -22,6 +23,12 @@ const IDEMPOTENCY_LEASE: Duration = Duration::seconds(30);
 /// How long a completed booking is replayed for the same key.
 const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// How many upcoming appointments one patient may hold at once: far above what care needs, low
+/// enough that one account cannot hold a doctor's calendar hostage.
+pub const MAX_FUTURE_BOOKINGS: usize = 10;
+/// How many pages of a patient's upcoming appointments the cap looks through (cancelled ones are
+/// listed too); a patient with more than that is refused as well.
+const CAP_PAGES: usize = 5;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -192,6 +199,7 @@ async fn book_once(
         .map_err(ApiError::invalid)?
         .filter(|r| !r.as_str().is_empty());
     let slot = bookable_slot(&doctor, start, now)?;
+    check_booking_cap(deps, caller, now).await?;
     let room = RoomName::mint();
     let appointment = Appointment {
         id: AppointmentId::new(),
@@ -224,12 +232,64 @@ async fn book_once(
     deps.appointments
         .create(&appointment, completion.as_ref())
         .await?;
+    audit::record_change(deps, caller, AuditAction::Booked, appointment.id).await;
     tracing::info!(appointment_id = %appointment.id, "appointment booked");
     let mut response = response;
     if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {
         response.headers.insert(header::LOCATION, location);
     }
     Ok(response)
+}
+
+/// 429 when the patient holds [`MAX_FUTURE_BOOKINGS`] upcoming appointments already. A cap, not
+/// a lock: two bookings sent at the very same moment may both pass it (the slot locks still make
+/// each slot single-booked). `Retry-After` says when the first of them is over.
+async fn check_booking_cap(
+    deps: &Deps,
+    caller: &Caller,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let party = Party::Patient(caller.id.clone());
+    let range = TimeRange {
+        from: Some(now),
+        to: None,
+    };
+    let mut ends = Vec::new();
+    let mut cursor = None;
+    for _ in 0..CAP_PAGES {
+        let page = deps
+            .appointments
+            .list_for(
+                &party,
+                range,
+                PageRequest {
+                    limit: PageRequest::MAX_LIMIT,
+                    cursor,
+                },
+            )
+            .await?;
+        ends.extend(page.items.iter().filter(|a| a.holds_slot()).map(|a| a.end));
+        if ends.len() >= MAX_FUTURE_BOOKINGS {
+            break;
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(()),
+        }
+    }
+    let retry_after_secs = ends
+        .iter()
+        .min()
+        .map(|end| (*end - now).num_seconds())
+        .unwrap_or(3600)
+        .max(1) as u64;
+    Err(ApiError::TooManyRequests {
+        retry_after_secs,
+        detail: format!(
+            "You have {MAX_FUTURE_BOOKINGS} upcoming appointments, the most one patient may hold. \
+             Cancel one, or book again after your next appointment."
+        ),
+    })
 }
 
 /// `GET /api/appointments`: the caller's appointments by start, optionally within `from`/`to`.
@@ -256,6 +316,8 @@ pub async fn list(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
     };
     let page = page_request(&req)?;
     let Page { items, next_cursor } = deps.appointments.list_for(&party, range, page).await?;
+    let ids: Vec<AppointmentId> = items.iter().map(|a| a.id).collect();
+    audit::record_read(deps, caller, AuditAction::Listed, &ids).await?;
     // Appointments whose video room has closed show how they ended (completed or no-show). The
     // list only shows it; opening one stores it (see `video::settle_if_due`).
     let now = deps.clock.now();
@@ -308,6 +370,7 @@ pub async fn get(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> 
     let caller = req.caller()?;
     let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
     let appointment = super::video::settle_if_due(deps, appointment).await?;
+    audit::record_read(deps, caller, AuditAction::Read, &[appointment.id]).await?;
     ApiResponse::json(StatusCode::OK, &appointment)
 }
 
@@ -321,6 +384,7 @@ pub async fn cancel(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiErro
         .cancelled(caller.role, deps.clock.now())
         .map_err(transition_error)?;
     deps.appointments.update(&current, &next).await?;
+    audit::record_change(deps, caller, AuditAction::Cancelled, next.id).await;
     tracing::info!(appointment_id = %next.id, version = next.version, "appointment cancelled");
     ApiResponse::json(StatusCode::OK, &next)
 }
@@ -349,6 +413,7 @@ pub async fn reschedule(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, Api
         other => transition_error(other),
     })?;
     deps.appointments.update(&current, &next).await?;
+    audit::record_change(deps, caller, AuditAction::Rescheduled, next.id).await;
     tracing::info!(appointment_id = %next.id, version = next.version, "appointment rescheduled");
     ApiResponse::json(StatusCode::OK, &next)
 }

@@ -121,6 +121,13 @@ pub async fn calendar(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiEr
     let caller = req.caller()?;
     let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
     let appointment = settle_if_due(deps, appointment).await?;
+    super::audit::record_read(
+        deps,
+        caller,
+        crate::domain::audit::AuditAction::Exported,
+        &[appointment.id],
+    )
+    .await?;
     let role = super::video::role_in(&appointment, caller);
     let body = render(&appointment, role, &deps.config.site_url, deps.clock.now());
     let method = if appointment.status == AppointmentStatus::Cancelled {

@@ -99,6 +99,13 @@ pub async fn fhir(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
     let caller = req.caller()?;
     let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
     let appointment = settle_if_due(deps, appointment).await?;
+    super::audit::record_read(
+        deps,
+        caller,
+        crate::domain::audit::AuditAction::Exported,
+        &[appointment.id],
+    )
+    .await?;
     let body = serde_json::to_vec(&resource(&appointment)).map_err(ApiError::internal)?;
     let mut r = ApiResponse::new(StatusCode::OK, body.into());
     r.headers

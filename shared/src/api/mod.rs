@@ -3,6 +3,7 @@
 //! and send the [`ApiResponse`] back.
 
 pub mod appointments;
+pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod doctors;
@@ -29,8 +30,8 @@ pub use request::ApiRequest;
 use crate::clock::Clock;
 use crate::config::AppConfig;
 use crate::ports::{
-    AppointmentStore, DeviceRegistry, Directory, IdempotencyStore, NoPush, NotificationStore,
-    ProfileStore, PushRegistrar,
+    AppointmentStore, AuditLog, DeviceRegistry, Directory, IdempotencyStore, NoPush,
+    NotificationStore, ProfileStore, PushRegistrar,
 };
 
 /// What the handlers need, built once at cold start (or server start) and shared by reference.
@@ -42,6 +43,8 @@ pub struct Deps {
     pub notifications: Arc<dyn NotificationStore>,
     pub profiles: Arc<dyn ProfileStore>,
     pub devices: Arc<dyn DeviceRegistry>,
+    /// Who read or changed which appointment (see `api::audit`).
+    pub audit: Arc<dyn AuditLog>,
     /// Makes push endpoints for registered devices (SNS in AWS, the outbox locally).
     pub push: Arc<dyn PushRegistrar>,
     pub clock: Arc<dyn Clock>,
@@ -58,6 +61,7 @@ impl Deps {
             + NotificationStore
             + ProfileStore
             + DeviceRegistry
+            + AuditLog
             + Clone
             + 'static,
     {
@@ -67,7 +71,8 @@ impl Deps {
             idempotency: Arc::new(store.clone()),
             notifications: Arc::new(store.clone()),
             profiles: Arc::new(store.clone()),
-            devices: Arc::new(store),
+            devices: Arc::new(store.clone()),
+            audit: Arc::new(store),
             push: Arc::new(NoPush),
             clock,
             config,

@@ -155,6 +155,13 @@ pub async fn join(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
         .jitsi_auth
         .access(&deps.config.jitsi, &appointment.room_name, &user, window)
         .map_err(ApiError::internal)?;
+    super::audit::record_read(
+        deps,
+        caller,
+        crate::domain::audit::AuditAction::JoinedCall,
+        &[appointment.id],
+    )
+    .await?;
     tracing::info!(
         appointment_id = %appointment.id,
         role = %role,
@@ -218,6 +225,13 @@ pub async fn call_event(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, Api
         match deps.appointments.update(&current, &next).await {
             Ok(()) => {
                 tracing::info!(appointment_id = %next.id, role = %role, event = ?body.event, "call event recorded");
+                super::audit::record_change(
+                    deps,
+                    caller,
+                    crate::domain::audit::AuditAction::CallEvent,
+                    next.id,
+                )
+                .await;
                 if tell_doctor {
                     // The flag went in with the versioned write, so only one request gets here.
                     // A failure now is logged, not retried: the event itself is recorded.

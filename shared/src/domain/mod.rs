@@ -1,6 +1,7 @@
 //! The domain: values that can only hold valid data, and the rules of booking.
 
 pub mod appointment;
+pub mod audit;
 pub mod call;
 pub mod device;
 pub mod doctor;

@@ -20,7 +20,7 @@ use crate::domain::notification::Recipient;
 use crate::domain::{Appointment, Role, UserProfile};
 use crate::ports::{
     AppointmentStore, DeviceRegistry, Directory, EventPublisher, NotificationStore, Notifier,
-    OutboundError, ReminderGate, ReminderScheduler, StoreError,
+    OutboundError, ReminderGate, ReminderScheduler, StoreError, UsageQuota,
 };
 
 pub use appointment_events::handle_change;
@@ -34,6 +34,8 @@ pub struct EffectDeps {
     pub notifications: Arc<dyn NotificationStore>,
     pub devices: Arc<dyn DeviceRegistry>,
     pub gate: Arc<dyn ReminderGate>,
+    /// The per-user daily SMS cap (see `send_reminder::DAILY_SMS_CAP`).
+    pub quotas: Arc<dyn UsageQuota>,
     pub scheduler: Arc<dyn ReminderScheduler>,
     pub notifier: Arc<dyn Notifier>,
     pub events: Arc<dyn EventPublisher>,
@@ -58,6 +60,7 @@ impl EffectDeps {
             + NotificationStore
             + DeviceRegistry
             + ReminderGate
+            + UsageQuota
             + Clone
             + 'static,
     {
@@ -66,7 +69,8 @@ impl EffectDeps {
             directory: Arc::new(store.clone()),
             notifications: Arc::new(store.clone()),
             devices: Arc::new(store.clone()),
-            gate: Arc::new(store),
+            gate: Arc::new(store.clone()),
+            quotas: Arc::new(store),
             scheduler,
             notifier,
             events,

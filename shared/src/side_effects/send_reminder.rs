@@ -11,14 +11,19 @@ use super::{participants, EffectDeps, EffectError, Participant};
 use crate::domain::event::DomainEvent;
 use crate::domain::notification::{render, Notice};
 use crate::domain::reminder::{reminder_text, ReminderRequest};
+use crate::domain::UserId;
 use crate::domain::{Appointment, AppointmentStatus};
-use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome};
+use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome, QuotaKind, StoreError};
 
 /// How long one worker may hold a reminder before another may take it over: far longer than a
 /// send takes, far shorter than the scheduler's retry window.
 pub const GATE_LEASE: Duration = Duration::minutes(2);
 /// How long after the appointment's start the gate record is kept.
 const GATE_RETENTION: Duration = Duration::days(30);
+/// The most SMS one user is sent on one UTC day. Reminders are two per appointment, so this only
+/// stops runaway sending (a loop, or a flood of bookings towards one number: SMS pumping); past
+/// it, reminders still reach the user in the app and by push.
+pub const DAILY_SMS_CAP: u32 = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SkipReason {
@@ -160,13 +165,17 @@ async fn deliver(
             .filter(|p| p.wants_sms())
             .and_then(|p| p.phone.as_ref())
         {
-            attempted += 1;
-            match deps.notifier.send_sms(phone, &text, &context).await {
-                Ok(()) => sms += 1,
-                Err(e) => {
-                    tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, error = %e, "SMS not sent");
-                    keep_transient(&mut transient, e);
+            if sms_allowed(deps, &recipient.id).await? {
+                attempted += 1;
+                match deps.notifier.send_sms(phone, &text, &context).await {
+                    Ok(()) => sms += 1,
+                    Err(e) => {
+                        tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, error = %e, "SMS not sent");
+                        keep_transient(&mut transient, e);
+                    }
                 }
+            } else {
+                tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, cap = DAILY_SMS_CAP, "daily SMS cap reached; SMS skipped");
             }
         }
         for device in deps.devices.devices_of(&recipient.id).await? {
@@ -199,6 +208,21 @@ async fn deliver(
         push,
         disabled_endpoints: disabled,
     })
+}
+
+/// Takes one SMS from the recipient's quota of today (UTC). A unit taken for a send that then
+/// fails stays used: the cap errs on the side of sending less.
+async fn sms_allowed(deps: &EffectDeps, user: &UserId) -> Result<bool, StoreError> {
+    let now = deps.clock.now();
+    deps.quotas
+        .try_take(
+            user,
+            QuotaKind::SmsPerDay,
+            now.date_naive(),
+            DAILY_SMS_CAP,
+            now + Duration::days(2),
+        )
+        .await
 }
 
 fn keep_transient(slot: &mut Option<OutboundError>, e: OutboundError) {

@@ -2,6 +2,7 @@
 //! domain words. `contract_suite!(fixture)` turns each case into a `#[tokio::test]` on a fresh
 //! store from `fixture`; the embedded and the DynamoDB test binaries each invoke it.
 
+pub mod audit;
 pub mod notifications;
 
 use chrono::{DateTime, Duration, Utc};

@@ -7,6 +7,7 @@ mod booking_story;
 mod calendar_and_fhir;
 mod concurrency;
 mod errors;
+mod hardening;
 mod idempotency;
 mod openapi;
 mod profile_and_devices;

@@ -4,6 +4,8 @@
 //! conditioned on the version read, idempotency completed together with the booking.
 
 mod appointments;
+// The audit trail and usage quotas (the hardening issue; docs/security.md).
+mod audit;
 mod directory;
 // Notifications, devices and reminder gates (the reminders issue; docs/reminders.md).
 mod dynamodb_notifications;

@@ -3,6 +3,7 @@
 //! booking, conditional updates on the version, idempotency completed with the change).
 
 mod appointments;
+mod audit;
 mod directory;
 mod feed;
 mod idempotency;

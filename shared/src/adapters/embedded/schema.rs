@@ -121,6 +121,26 @@ const MIGRATIONS: &[&str] = &[
         INSERT INTO appointment_changes (old_body, new_body) VALUES (OLD.body, NULL);
     END;
 "#,
+    // The audit trail (one row per event; `expires_at` mirrors DynamoDB's TTL) and per-user
+    // usage counters (the daily SMS cap).
+    r#"
+    CREATE TABLE audit_events (
+        seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+        appointment_id TEXT NOT NULL,
+        at             TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        expires_at     TEXT NOT NULL
+    );
+    CREATE INDEX audit_events_by_appointment ON audit_events (appointment_id, at, seq);
+    CREATE TABLE usage_quota (
+        user_id    TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        day        TEXT NOT NULL,
+        used       INTEGER NOT NULL,
+        expires_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, kind, day)
+    );
+"#,
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
