@@ -50,4 +50,8 @@ cargo build --locked -p medichain-local
 local_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/medichain-local"
 (cd static-site && MEDICHAIN_LOCAL_BIN="$local_bin" npm test)
 
+step "deploy checks (cfn-lint, sam validate --lint, arm64 release build of every function)"
+# QUICK=1 skips the build (lint only); see infra/check-deploy.sh and docs/operations.md.
+infra/check-deploy.sh
+
 step "done in $(( $(date +%s) - started ))s"

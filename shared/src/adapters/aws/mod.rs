@@ -9,6 +9,7 @@ mod audit;
 mod directory;
 // Notifications, devices and reminder gates (the reminders issue; docs/reminders.md).
 mod dynamodb_notifications;
+pub mod iam;
 mod idempotency;
 pub mod parameters;
 pub mod table;
