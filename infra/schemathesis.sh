@@ -7,13 +7,13 @@
 #   SEED=random infra/schemathesis.sh         a new seed (the default seed keeps CI reproducible)
 #
 # Schemathesis comes from PyPI into .tools/schemathesis (gitignored), pinned. The server is
-# target/debug/medichain-local (built here if missing) on a free loopback port with a temporary
+# medichain-local (built here; $CARGO_TARGET_DIR is honoured) on a free loopback port with a temporary
 # data directory; it is stopped on every exit path.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-EXAMPLES="${EXAMPLES:-25}"
+EXAMPLES="${EXAMPLES:-100}"
 SEED="${SEED:-20261124}"
 venv=.tools/schemathesis
 st="$venv/bin/schemathesis"
@@ -26,12 +26,13 @@ fi
 "$st" --version | grep -q "$SCHEMATHESIS_VERSION" || { echo "schemathesis could not be installed" >&2; exit 1; }
 
 cargo build --quiet --locked -p medichain-local
+server_bin="${CARGO_TARGET_DIR:-target}/debug/medichain-local"
 
 data_dir=$(mktemp -d)
 report_dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 base="http://127.0.0.1:$port"
-RUST_LOG=warn target/debug/medichain-local --addr "127.0.0.1:$port" --data-dir "$data_dir" \
+RUST_LOG=warn "$server_bin" --addr "127.0.0.1:$port" --data-dir "$data_dir" \
   >"$report_dir/server.log" 2>&1 &
 server_pid=$!
 cleanup() {
@@ -82,7 +83,7 @@ for user in patient-rivera doctor-okafor; do
       --checks all \
       --header "Authorization: Bearer $token" \
       --max-examples "$EXAMPLES" "${seed_args[@]}" \
-      --workers 2 \
+      --workers 1 \
       --request-timeout 10 \
       --suppress-health-check too_slow,filter_too_much \
       --report junit --report-dir "$report_dir/$user" \

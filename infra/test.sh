@@ -34,6 +34,12 @@ command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+step "hardening: Schemathesis from docs/openapi.json (patient and doctor), a longer fuzz run of the parsers"
+# Schemathesis is installed into .tools/ when missing (infra/schemathesis.sh); the fuzz targets
+# are proptest suites that also run above with fewer cases. See docs/security.md.
+infra/schemathesis.sh
+FUZZ_CASES=20000 cargo test --locked -p medichain --test fuzz_parsers --test fuzz_requests --test properties
+
 step "browser tests (headless Chromium against the local server, static-site/tests)"
 if ! command -v chromium >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
