@@ -158,12 +158,19 @@ async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_ite
     assert_status(&slots, StatusCode::OK);
     assert_eq!(counter.take(), ops(&[("GetItem", 1), ("Query", 1)]));
 
-    // Booking: claim the key, read the doctor, one transaction for everything it writes.
+    // Booking: claim the key, read the doctor, count the patient's upcoming bookings (the cap),
+    // one transaction for everything it writes, then the audit event.
     let booked = book(&deps, &me, "doc-1", &first, Some("story-key")).await;
     assert_status(&booked, StatusCode::CREATED);
     assert_eq!(
         counter.take(),
-        ops(&[("GetItem", 1), ("PutItem", 1), ("TransactWriteItems", 1)])
+        ops(&[
+            ("GetItem", 1),
+            ("PutItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 1),
+            ("BatchWriteItem", 1)
+        ])
     );
     let a = json_of(&booked)["id"].as_str().unwrap().to_owned();
 
@@ -178,7 +185,7 @@ async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_ite
     let mine = call(&deps, "list-appointments", &me, &[], &[], None, None).await;
     assert_status(&mine, StatusCode::OK);
     assert_eq!(json_of(&mine)["items"].as_array().unwrap().len(), 1);
-    assert_eq!(counter.take(), ops(&[("Query", 1)]));
+    assert_eq!(counter.take(), ops(&[("Query", 1), ("BatchWriteItem", 1)]));
 
     let moved = call(
         &deps,
@@ -193,14 +200,23 @@ async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_ite
     assert_status(&moved, StatusCode::OK);
     assert_eq!(
         counter.take(),
-        ops(&[("GetItem", 2), ("TransactWriteItems", 1)])
+        ops(&[
+            ("GetItem", 2),
+            ("TransactWriteItems", 1),
+            ("BatchWriteItem", 1)
+        ])
     );
 
     let other = book(&deps, &me, "doc-1", &third, None).await;
     assert_status(&other, StatusCode::CREATED);
     assert_eq!(
         counter.take(),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 1)])
+        ops(&[
+            ("GetItem", 1),
+            ("Query", 1),
+            ("TransactWriteItems", 1),
+            ("BatchWriteItem", 1)
+        ])
     );
     let b = json_of(&other)["id"].as_str().unwrap().to_owned();
 
@@ -217,7 +233,11 @@ async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_ite
     assert_status(&cancelled, StatusCode::OK);
     assert_eq!(
         counter.take(),
-        ops(&[("GetItem", 1), ("TransactWriteItems", 1)])
+        ops(&[
+            ("GetItem", 1),
+            ("TransactWriteItems", 1),
+            ("BatchWriteItem", 1)
+        ])
     );
 
     let schedule = call(
@@ -242,13 +262,27 @@ async fn the_api_story_uses_keys_and_indexes_and_leaves_exactly_the_expected_ite
     )
     .await;
     assert_status(&got, StatusCode::OK);
-    assert_eq!(counter.take(), ops(&[("GetItem", 1), ("Query", 1)]));
+    assert_eq!(
+        counter.take(),
+        ops(&[("GetItem", 1), ("Query", 1), ("BatchWriteItem", 2)])
+    );
 
     // What boto3 finds: the directory and profile items, both appointments, one slot lock (the
     // cancelled appointment released its slot), and the completed idempotency record.
     let items = items_read_by_boto3(&table);
+    // The audit trail: one item per read or change, per appointment (a: booked, listed,
+    // rescheduled, cancelled, listed by the doctor; b: booked, listed by the doctor, read).
+    let audit_items = |id: &str| {
+        items
+            .iter()
+            .filter(|i| attr(i, "pk") == format!("AUDIT#{id}"))
+            .inspect(|i| assert_eq!(attr(i, "entity"), "audit"))
+            .count()
+    };
+    assert_eq!((audit_items(&a), audit_items(&b)), (5, 3));
     let mut keys: Vec<(String, String)> = items
         .iter()
+        .filter(|i| !attr(i, "pk").starts_with("AUDIT#"))
         .map(|i| (attr(i, "pk").to_owned(), attr(i, "sk").to_owned()))
         .collect();
     keys.sort();
