@@ -8,8 +8,7 @@ use medichain::bootstrap;
 async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
     let deps = bootstrap::aws_deps().await?;
-    // Picked at compile time: this binary links its own handler only.
-    let route = const { routes::served_by(env!("CARGO_PKG_NAME")) };
+    let route = routes::for_function(env!("CARGO_PKG_NAME"));
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)
     }))

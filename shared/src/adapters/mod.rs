@@ -3,7 +3,6 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod cached_directory;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 
