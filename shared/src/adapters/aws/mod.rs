@@ -145,6 +145,23 @@ const RETRYABLE_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// Whether an SDK failure is overload or an outage (worth retrying later) rather than a refusal:
+/// timeouts, dispatch failures, 5xx, or a service error code in `codes`.
+pub(crate) fn is_transient<E: ProvideErrorMetadata>(
+    e: &SdkError<E, HttpResponse>,
+    codes: &[&str],
+) -> bool {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
+        SdkError::ServiceError(ctx) => {
+            ctx.raw().status().is_server_error()
+                || ctx.err().code().is_some_and(|c| codes.contains(&c))
+        }
+        SdkError::ResponseError(ctx) => ctx.raw().status().is_server_error(),
+        _ => false,
+    }
+}
+
 /// An SDK failure as a store error: overload and outages (after the SDK's own retries) are
 /// `Unavailable`, so the API answers 503 with `Retry-After`; anything else is `Internal`, keeping
 /// the SDK error as its cause.
@@ -152,18 +169,7 @@ pub(crate) fn sdk_error<E>(e: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let transient = match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(ctx) => {
-            ctx.raw().status().is_server_error()
-                || ctx
-                    .err()
-                    .code()
-                    .is_some_and(|c| RETRYABLE_CODES.contains(&c))
-        }
-        SdkError::ResponseError(ctx) => ctx.raw().status().is_server_error(),
-        _ => false,
-    };
+    let transient = is_transient(&e, RETRYABLE_CODES);
     if transient {
         StoreError::Unavailable(Box::new(e))
     } else {

@@ -24,18 +24,7 @@ pub(crate) fn outbound_error<E>(e: SdkError<E, HttpResponse>) -> OutboundError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let transient = match &e {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => true,
-        SdkError::ServiceError(ctx) => {
-            ctx.raw().status().is_server_error()
-                || ctx
-                    .err()
-                    .code()
-                    .is_some_and(|c| TRANSIENT_CODES.contains(&c))
-        }
-        SdkError::ResponseError(ctx) => ctx.raw().status().is_server_error(),
-        _ => false,
-    };
+    let transient = super::is_transient(&e, TRANSIENT_CODES);
     if transient {
         OutboundError::Unavailable(Box::new(e))
     } else {
