@@ -34,6 +34,11 @@ command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test
 step "cargo test --workspace"
 cargo test --workspace --locked
 
+step "benchmark still runs (quick mode: two functions, debug builds, judges nothing)"
+# The full benchmark (release and arm64 builds, every function) is infra/bench/run.sh; see
+# docs/performance.md. This only checks that every part of it still works.
+infra/bench/run.sh --quick
+
 step "hardening: Schemathesis from docs/openapi.json (patient and doctor), a longer fuzz run of the parsers"
 # Schemathesis is installed into .tools/ when missing (infra/schemathesis.sh); the fuzz targets
 # are proptest suites that also run above with fewer cases. See docs/security.md.

@@ -33,6 +33,10 @@ pub enum StoreError {
     /// An item that must be new already exists.
     #[error("the item already exists")]
     AlreadyExists,
+    /// The idempotency key of a change is held by a live record of another request (a completed
+    /// one, or one in progress with another body): nothing was written. `find` says which.
+    #[error("the idempotency key is in use")]
+    IdempotencyKeyInUse,
     /// A pagination cursor that this store did not hand out.
     #[error("the pagination cursor is not valid")]
     InvalidCursor,
@@ -105,6 +109,13 @@ pub trait Directory: Send + Sync {
 pub trait AppointmentStore: Send + Sync {
     /// Writes a new appointment and its doctor-slot lock in one transaction, and completes the
     /// idempotency record when one is given. `SlotTaken` when the slot is held already.
+    ///
+    /// With a completion, the transaction also requires that no live record of another request
+    /// holds the key: a completed one, or one in progress with another fingerprint (one in
+    /// progress with the same fingerprint is this request's own claim, or a concurrent retry of
+    /// it). Otherwise nothing is written and the error is `IdempotencyKeyInUse`, which wins over
+    /// `SlotTaken` (the retry of a booking finds its own slot lock). So a booking needs no claim
+    /// before it: the key, the appointment and the lock change together or not at all.
     async fn create(
         &self,
         appointment: &Appointment,
@@ -193,6 +204,8 @@ pub struct IdempotencyCompletion {
     pub key: IdempotencyKey,
     pub fingerprint: String,
     pub response: StoredResponse,
+    /// When the request came in: a record that expired by then no longer holds the key.
+    pub requested_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -213,4 +226,15 @@ pub trait IdempotencyStore: Send + Sync {
 
     /// Drops an in-progress record after a failure, so a retry can run again.
     async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError>;
+
+    /// What a live record of the key means for a request with `fingerprint` at `now`, without
+    /// claiming anything: `Replay`, `InProgress` or `Mismatch`, or `None` when no live record
+    /// holds the key (absent, expired, or this request's own lapsed lease). One read, for the
+    /// paths where a change did not happen and the key may explain why.
+    async fn find(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyBegin>, StoreError>;
 }

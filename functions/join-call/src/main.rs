@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
     // The Jitsi key (when kept in SSM) is read here, once, before the first request.
     let deps = bootstrap::with_jitsi_secrets(bootstrap::aws_deps().await?).await?;
-    let route = routes::for_function(env!("CARGO_PKG_NAME"));
+    // Picked at compile time: this binary links its own handler only.
+    let route = const { routes::served_by(env!("CARGO_PKG_NAME")) };
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)
     }))

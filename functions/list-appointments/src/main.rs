@@ -8,7 +8,8 @@ use medichain::bootstrap;
 async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
     let deps = bootstrap::aws_deps().await?;
-    let route = routes::for_function(env!("CARGO_PKG_NAME"));
+    // Picked at compile time: this binary links its own handler only.
+    let route = const { routes::served_by(env!("CARGO_PKG_NAME")) };
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)
     }))

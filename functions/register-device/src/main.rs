@@ -10,7 +10,8 @@ use medichain::side_effects::bootstrap::push_api_deps;
 async fn main() -> Result<(), lambda_http::Error> {
     bootstrap::init_tracing();
     let deps = push_api_deps().await?;
-    let route = routes::for_function(env!("CARGO_PKG_NAME"));
+    // Picked at compile time: this binary links its own handler only.
+    let route = const { routes::served_by(env!("CARGO_PKG_NAME")) };
     lambda_http::run(lambda_http::service_fn(|event| {
         lambda::handle(&deps, &route, event)
     }))

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod cached_directory;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 

@@ -18,8 +18,6 @@ use crate::ports::{
     StoredResponse, TimeRange,
 };
 
-/// How long a booking may hold its idempotency key before another attempt may take it over.
-const IDEMPOTENCY_LEASE: Duration = Duration::seconds(30);
 /// How long a completed booking is replayed for the same key.
 const IDEMPOTENCY_TTL: Duration = Duration::hours(24);
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
@@ -102,6 +100,11 @@ fn transition_error(e: TransitionError) -> ApiError {
 }
 
 /// `POST /api/appointments`: a patient books a doctor's free slot.
+///
+/// With an `Idempotency-Key`, the booking's one transaction also completes the key's record, so
+/// a first attempt claims nothing beforehand: the key costs no call of its own. Only when the
+/// booking does not happen is the key looked up, so that a retry of a booking that did happen
+/// gets the stored answer whatever changed since (its slot is its own now, the cap is reached).
 pub async fn book(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     let caller = req.caller_with_role(Role::Patient)?.clone();
     let body: BookBody = req.json()?;
@@ -112,43 +115,49 @@ pub async fn book(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let now = deps.clock.now();
     let Some(key) = key else {
-        return book_once(deps, &caller, &body, now, None).await;
+        return match book_once(deps, &caller, &body, now, None).await? {
+            Booked::Created(response) => Ok(response),
+            Booked::Refused(e) => Err(e),
+            // Only a booking with a key can meet one.
+            Booked::KeyInUse => Err(StoreError::IdempotencyKeyInUse.into()),
+        };
     };
     let fingerprint = fingerprint(&body);
-    match deps
-        .idempotency
-        .begin(
-            &key,
-            &fingerprint,
-            now,
-            IDEMPOTENCY_LEASE,
-            now + IDEMPOTENCY_TTL,
-        )
-        .await?
-    {
-        IdempotencyBegin::Started => {}
-        IdempotencyBegin::Replay(stored) => return replay(stored),
-        IdempotencyBegin::InProgress => {
-            return Err(ApiError::Conflict {
-                kind: "request-in-progress",
-                detail: "A request with this Idempotency-Key is still being processed.".into(),
-            })
-        }
-        IdempotencyBegin::Mismatch => {
-            return Err(unprocessable(
-                "idempotency-key-reused",
-                "This Idempotency-Key was already used with a different request body.",
-            ))
-        }
-    }
-    let result = book_once(deps, &caller, &body, now, Some((key.clone(), fingerprint))).await;
-    if result.is_err() {
-        // Let a retry run again; the failed attempt wrote nothing else.
-        if let Err(e) = deps.idempotency.release(&key).await {
-            tracing::warn!(error = %e, "could not release idempotency key");
+    let keyed = Some((&key, fingerprint.as_str()));
+    let refused = match book_once(deps, &caller, &body, now, keyed).await? {
+        Booked::Created(response) => return Ok(response),
+        Booked::Refused(e) => Some(e),
+        Booked::KeyInUse => None,
+    };
+    let found = match deps.idempotency.find(&key, &fingerprint, now).await {
+        Ok(found) => found,
+        Err(e) => return Err(refused.unwrap_or_else(|| e.into())),
+    };
+    match (found, refused) {
+        (Some(IdempotencyBegin::Replay(stored)), _) => replay(stored),
+        (Some(IdempotencyBegin::InProgress), _) => Err(request_in_progress()),
+        (Some(IdempotencyBegin::Mismatch), _) => Err(unprocessable(
+            "idempotency-key-reused",
+            "This Idempotency-Key was already used with a different request body.",
+        )),
+        (Some(IdempotencyBegin::Started) | None, Some(e)) => Err(e),
+        // The record that held the key is gone since (it expired, or its attempt was released):
+        // book once more; a second refusal means another attempt is at it right now.
+        (Some(IdempotencyBegin::Started) | None, None) => {
+            match book_once(deps, &caller, &body, now, keyed).await? {
+                Booked::Created(response) => Ok(response),
+                Booked::Refused(e) => Err(e),
+                Booked::KeyInUse => Err(request_in_progress()),
+            }
         }
     }
-    result
+}
+
+fn request_in_progress() -> ApiError {
+    ApiError::Conflict {
+        kind: "request-in-progress",
+        detail: "A request with this Idempotency-Key is still being processed.".into(),
+    }
 }
 
 fn fingerprint(body: &BookBody) -> String {
@@ -176,13 +185,64 @@ fn replay(stored: StoredResponse) -> Result<ApiResponse, ApiError> {
     Ok(r)
 }
 
+/// How one attempt at a booking ended.
+enum Booked {
+    Created(ApiResponse),
+    /// Refused before anything was written (unknown doctor, not a bookable slot, the cap).
+    Refused(ApiError),
+    /// The key is held by another request's live record: nothing was written.
+    KeyInUse,
+}
+
+/// Checks the booking, then writes it in one transaction (with the key's completed record).
+/// Errors are those of the transaction itself (slot taken, store unavailable).
 async fn book_once(
     deps: &Deps,
     caller: &Caller,
     body: &BookBody,
     now: DateTime<Utc>,
-    idempotency: Option<(IdempotencyKey, String)>,
-) -> Result<ApiResponse, ApiError> {
+    idempotency: Option<(&IdempotencyKey, &str)>,
+) -> Result<Booked, ApiError> {
+    let appointment = match prepare(deps, caller, body, now).await {
+        Ok(a) => a,
+        Err(e) => return Ok(Booked::Refused(e)),
+    };
+    let response = ApiResponse::json(StatusCode::CREATED, &appointment)?;
+    let completion = idempotency.map(|(key, fingerprint)| IdempotencyCompletion {
+        key: key.clone(),
+        fingerprint: fingerprint.to_owned(),
+        response: StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: String::from_utf8_lossy(&response.body).into_owned(),
+        },
+        requested_at: now,
+        expires_at: now + IDEMPOTENCY_TTL,
+    });
+    match deps
+        .appointments
+        .create(&appointment, completion.as_ref())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::IdempotencyKeyInUse) => return Ok(Booked::KeyInUse),
+        Err(e) => return Err(e.into()),
+    }
+    audit::record_change(deps, caller, AuditAction::Booked, appointment.id).await;
+    tracing::info!(appointment_id = %appointment.id, "appointment booked");
+    let mut response = response;
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {
+        response.headers.insert(header::LOCATION, location);
+    }
+    Ok(Booked::Created(response))
+}
+
+/// The appointment a booking request asks for, if it may be booked now.
+async fn prepare(
+    deps: &Deps,
+    caller: &Caller,
+    body: &BookBody,
+    now: DateTime<Utc>,
+) -> Result<Appointment, ApiError> {
     let doctor_id = UserId::parse(&body.doctor_id)
         .map_err(|_| unprocessable("unknown-doctor", "doctor_id: no such doctor"))?;
     let doctor = deps
@@ -201,7 +261,7 @@ async fn book_once(
     let slot = bookable_slot(&doctor, start, now)?;
     check_booking_cap(deps, caller, now).await?;
     let room = RoomName::mint();
-    let appointment = Appointment {
+    Ok(Appointment {
         id: AppointmentId::new(),
         patient_id: caller.id.clone(),
         doctor_id: doctor.id.clone(),
@@ -218,27 +278,7 @@ async fn book_once(
         updated_at: now,
         cancelled_by: None,
         call: None,
-    };
-    let response = ApiResponse::json(StatusCode::CREATED, &appointment)?;
-    let completion = idempotency.map(|(key, fingerprint)| IdempotencyCompletion {
-        key,
-        fingerprint,
-        response: StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: String::from_utf8_lossy(&response.body).into_owned(),
-        },
-        expires_at: now + IDEMPOTENCY_TTL,
-    });
-    deps.appointments
-        .create(&appointment, completion.as_ref())
-        .await?;
-    audit::record_change(deps, caller, AuditAction::Booked, appointment.id).await;
-    tracing::info!(appointment_id = %appointment.id, "appointment booked");
-    let mut response = response;
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {
-        response.headers.insert(header::LOCATION, location);
-    }
-    Ok(response)
+    })
 }
 
 /// 429 when the patient holds [`MAX_FUTURE_BOOKINGS`] upcoming appointments already. A cap, not

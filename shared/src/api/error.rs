@@ -181,6 +181,10 @@ impl From<StoreError> for ApiError {
                 kind: "already-exists",
                 detail: "That item exists already.".to_owned(),
             },
+            StoreError::IdempotencyKeyInUse => ApiError::Conflict {
+                kind: "idempotency-key-in-use",
+                detail: "This Idempotency-Key belongs to another request.".to_owned(),
+            },
             StoreError::InvalidCursor => {
                 ApiError::BadRequest("cursor: not a cursor this API handed out".to_owned())
             }

@@ -79,6 +79,17 @@ impl Deps {
         }
     }
 
+    /// The same dependencies with doctor lookups served from memory for up to `ttl` (see
+    /// [`CachedDirectory`](crate::adapters::cached_directory::CachedDirectory)): what the Lambda
+    /// functions use, so a booking does not read the doctor.
+    pub fn with_directory_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.directory = Arc::new(crate::adapters::cached_directory::CachedDirectory::new(
+            self.directory,
+            ttl,
+        ));
+        self
+    }
+
     /// The same dependencies with push registration through `push` (without it, registering a
     /// device answers that push is not available).
     pub fn with_push(mut self, push: Arc<dyn PushRegistrar>) -> Self {

@@ -44,6 +44,11 @@ macro_rules! contract_suite {
             an_expired_record_counts_as_absent,
             release_lets_a_retry_run_again_but_keeps_a_completed_response,
             keys_are_scoped_to_their_user,
+            a_booking_completes_its_key_in_its_own_transaction,
+            a_key_held_by_a_completed_booking_refuses_another_and_writes_nothing,
+            an_expired_key_completes_a_new_booking,
+            find_reports_a_live_claim_without_taking_it,
+            concurrent_bookings_with_one_key_book_once,
             a_refused_booking_leaves_its_idempotency_record_in_progress,
             concurrent_bookings_of_one_slot_yield_exactly_one,
             concurrent_first_requests_with_one_key_start_exactly_once,
@@ -562,6 +567,18 @@ async fn complete<S: Store>(
     a: &Appointment,
     expires_at: DateTime<Utc>,
 ) -> Result<StoredResponse, StoreError> {
+    complete_at(store, k, fingerprint, a, now(), expires_at).await
+}
+
+/// [`complete`] for a request that came in at `requested_at`.
+async fn complete_at<S: Store>(
+    store: &S,
+    k: &IdempotencyKey,
+    fingerprint: &str,
+    a: &Appointment,
+    requested_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<StoredResponse, StoreError> {
     let response = StoredResponse {
         status: 201,
         body: format!(r#"{{"id":"{}","note":"ünïcode # and \"quotes\""}}"#, a.id),
@@ -570,6 +587,7 @@ async fn complete<S: Store>(
         key: k.clone(),
         fingerprint: fingerprint.to_owned(),
         response: response.clone(),
+        requested_at,
         expires_at,
     };
     store.create(a, Some(&done)).await.map(|()| response)
@@ -710,6 +728,155 @@ pub async fn keys_are_scoped_to_their_user<S: Store>(store: &S) {
         begin(store, &theirs, "other", now()).await,
         IdempotencyBegin::Started
     );
+}
+
+pub async fn a_booking_completes_its_key_in_its_own_transaction<S: Store>(store: &S) {
+    // No claim first: the booking's transaction writes the completed record by itself.
+    let k = key("pat-1", "one-shot");
+    let a = appointment("pat-1", "doc-1", base_time());
+    let response = complete(store, &k, "fp", &a, now() + Duration::hours(24))
+        .await
+        .unwrap();
+    let later = now() + Duration::hours(1);
+    assert_eq!(
+        store.find(&k, "fp", later).await.unwrap(),
+        Some(IdempotencyBegin::Replay(response.clone()))
+    );
+    assert_eq!(
+        store.find(&k, "another body", later).await.unwrap(),
+        Some(IdempotencyBegin::Mismatch)
+    );
+    assert_eq!(
+        store
+            .find(&key("pat-1", "unused"), "fp", later)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        begin(store, &k, "fp", later).await,
+        IdempotencyBegin::Replay(response)
+    );
+}
+
+pub async fn a_key_held_by_a_completed_booking_refuses_another_and_writes_nothing<S: Store>(
+    store: &S,
+) {
+    let k = key("pat-1", "k1");
+    let t = base_time();
+    let first = appointment("pat-1", "doc-1", t);
+    let response = complete(store, &k, "fp", &first, now() + Duration::hours(24))
+        .await
+        .unwrap();
+    let soon = now() + Duration::seconds(2);
+    // The retry of the same request: its own slot lock stands in the way too, but the key is
+    // what explains the refusal.
+    let retry = appointment("pat-1", "doc-1", t);
+    let refused = complete_at(store, &k, "fp", &retry, soon, soon + Duration::hours(24)).await;
+    assert!(
+        matches!(refused, Err(StoreError::IdempotencyKeyInUse)),
+        "{refused:?}"
+    );
+    // Another body under the same key, on a free slot.
+    let other = appointment("pat-1", "doc-1", t + Duration::hours(1));
+    let refused = complete_at(store, &k, "fp-2", &other, soon, soon + Duration::hours(24)).await;
+    assert!(
+        matches!(refused, Err(StoreError::IdempotencyKeyInUse)),
+        "{refused:?}"
+    );
+    assert_eq!(store.get(&retry.id).await.unwrap(), None);
+    assert_eq!(store.get(&other.id).await.unwrap(), None);
+    assert_eq!(taken(store, "doc-1").await, [t]);
+    assert_eq!(
+        store.find(&k, "fp", soon).await.unwrap(),
+        Some(IdempotencyBegin::Replay(response))
+    );
+    assert_eq!(
+        store.find(&k, "fp-2", soon).await.unwrap(),
+        Some(IdempotencyBegin::Mismatch)
+    );
+}
+
+pub async fn an_expired_key_completes_a_new_booking<S: Store>(store: &S) {
+    let k = key("pat-1", "k1");
+    let t = base_time();
+    let first = appointment("pat-1", "doc-1", t);
+    let expiry = now() + Duration::hours(1);
+    complete(store, &k, "fp", &first, expiry).await.unwrap();
+    // Past its expiry the record holds nothing, whether or not TTL removed it.
+    let after = expiry + Duration::milliseconds(1);
+    let second = appointment("pat-1", "doc-1", t + Duration::hours(1));
+    let response = complete_at(
+        store,
+        &k,
+        "other",
+        &second,
+        after,
+        after + Duration::hours(24),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        store.find(&k, "other", after).await.unwrap(),
+        Some(IdempotencyBegin::Replay(response))
+    );
+    assert_eq!(store.get(&second.id).await.unwrap(), Some(second));
+}
+
+pub async fn find_reports_a_live_claim_without_taking_it<S: Store>(store: &S) {
+    let k = key("pat-1", "k1");
+    assert_eq!(
+        begin(store, &k, "fp", now()).await,
+        IdempotencyBegin::Started
+    );
+    let during = now() + Duration::seconds(5);
+    assert_eq!(
+        store.find(&k, "fp", during).await.unwrap(),
+        Some(IdempotencyBegin::InProgress)
+    );
+    assert_eq!(
+        store.find(&k, "other", during).await.unwrap(),
+        Some(IdempotencyBegin::Mismatch)
+    );
+    // A lapsed lease of the same request holds nothing; looking did not take it over.
+    let lapsed = now() + LEASE + Duration::seconds(1);
+    assert_eq!(store.find(&k, "fp", lapsed).await.unwrap(), None);
+    assert_eq!(
+        begin(store, &k, "fp", lapsed).await,
+        IdempotencyBegin::Started
+    );
+}
+
+pub async fn concurrent_bookings_with_one_key_book_once<S: Store>(store: &S) {
+    // A double click: the same request ten times at once, each attempt with its own id.
+    let k = key("pat-1", "double-click");
+    let t = base_time();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, k) = (store.clone(), k.clone());
+            let a = appointment("pat-1", "doc-1", t);
+            tokio::spawn(async move {
+                let got = complete(&store, &k, "fp", &a, now() + Duration::hours(24)).await;
+                (got, a)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Ok(response), a) => winners.push((response, a)),
+            (Err(StoreError::IdempotencyKeyInUse), _) => {}
+            (Err(other), _) => panic!("the others must find the key in use, got {other:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one attempt books");
+    let (response, a) = winners.remove(0);
+    assert_eq!(
+        store.find(&k, "fp", now()).await.unwrap(),
+        Some(IdempotencyBegin::Replay(response))
+    );
+    let listed = list_all(store, &Party::Patient(user("pat-1")), TimeRange::default()).await;
+    assert_eq!(listed, [a]);
 }
 
 pub async fn a_refused_booking_leaves_its_idempotency_record_in_progress<S: Store>(store: &S) {

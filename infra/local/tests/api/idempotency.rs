@@ -115,3 +115,37 @@ async fn malformed_keys_are_400() {
         assert_problem(r, StatusCode::BAD_REQUEST).await;
     }
 }
+
+#[tokio::test]
+async fn a_retry_of_the_booking_that_reached_the_cap_still_gets_its_answer() {
+    // The booking with the key happened, so the retry meets the patient's cap (and its own slot
+    // lock); the key's record answers it all the same.
+    let app = TestApp::spawn().await;
+    let patient = app.login(PATIENT).await;
+    let mut booked = 0;
+    let mut last = None;
+    let mut date = app.next_free_day(&patient, DOCTOR).await.0;
+    while booked < medichain::api::appointments::MAX_FUTURE_BOOKINGS {
+        for start in app.free_slots(&patient, DOCTOR, date).await {
+            if booked == medichain::api::appointments::MAX_FUTURE_BOOKINGS {
+                break;
+            }
+            let body = json!({ "doctor_id": DOCTOR, "start": start });
+            let r = book_with_key(&app, &patient, &format!("cap-{booked}"), body.clone()).await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+            last = Some((format!("cap-{booked}"), body, json_of(r).await));
+            booked += 1;
+        }
+        date = date.succ_opt().unwrap();
+    }
+    let (key, body, first) = last.unwrap();
+    let again = book_with_key(&app, &patient, &key, body).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(json_of(again).await, first);
+    // A new request is refused by the cap, and its key stays unused.
+    let (_, later) = app.next_free_day(&patient, DOCTOR).await;
+    let body = json!({ "doctor_id": DOCTOR, "start": later.last().unwrap() });
+    let r = book_with_key(&app, &patient, "cap-new", body).await;
+    assert_problem(r, StatusCode::TOO_MANY_REQUESTS).await;
+}

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::idempotency::completed_item;
+use super::idempotency::completion_put;
 use super::table::{keys, IndexSpec, DOCTOR_APPOINTMENTS, PATIENT_APPOINTMENTS};
 use super::{
     body_of, build_error, get_s, key, n, s, sdk_error, to_json, DynamoDbStore, Item, BODY, ENTITY,
@@ -202,17 +202,18 @@ impl AppointmentStore for DynamoDbStore {
         }
         let record = items.len();
         items.push(self.put_new(appointment_item(appointment)?)?);
+        let mut key = None;
         if let Some(done) = idempotency {
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(completed_item(done)))
-                .build()
-                .map_err(build_error)?;
+            key = Some(items.len());
+            let put = completion_put(&self.table, done).map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         self.transact(items, |failed| {
-            // The lock first: a taken slot is what a racing patient must hear about.
-            if lock.is_some_and(|i| failed[i]) {
+            // The key first: the retry of a booking also finds its own slot lock. Then the lock:
+            // a taken slot is what a racing patient must hear about.
+            if key.is_some_and(|i| failed[i]) {
+                StoreError::IdempotencyKeyInUse
+            } else if lock.is_some_and(|i| failed[i]) {
                 StoreError::SlotTaken
             } else if failed[record] {
                 StoreError::AlreadyExists

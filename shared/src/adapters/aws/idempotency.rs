@@ -3,8 +3,9 @@
 //! is written by the booking's own transaction ([`completed_item`]).
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure};
 use chrono::{DateTime, Duration, Utc};
 
 use super::table::keys;
@@ -56,9 +57,8 @@ fn record(
     item
 }
 
-/// The completed record, put (unconditionally, as the holder of the lease) in the same
-/// transaction as the booking it protects.
-pub(super) fn completed_item(done: &IdempotencyCompletion) -> Item {
+/// The completed record, put in the same transaction as the booking it protects.
+fn completed_item(done: &IdempotencyCompletion) -> Item {
     let mut item = record(
         &done.key,
         &done.fingerprint,
@@ -69,6 +69,27 @@ pub(super) fn completed_item(done: &IdempotencyCompletion) -> Item {
     item.insert(RESPONSE_STATUS.into(), n(done.response.status));
     item.insert(RESPONSE_BODY.into(), s(done.response.body.clone()));
     item
+}
+
+/// The completed record as a transaction item, on condition that no live record of another
+/// request holds the key: absent, expired at the request's time, or in progress with the same
+/// fingerprint (this request's own claim, or a retry of it racing this one; whichever commits
+/// first is the answer both get). See `AppointmentStore::create`.
+pub(super) fn completion_put(table: &str, done: &IdempotencyCompletion) -> Result<Put, BuildError> {
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(completed_item(done)))
+        .condition_expression(
+            "attribute_not_exists(#pk) OR #valid <= :now OR (#status = :in_progress AND #fp = :fp)",
+        )
+        .expression_attribute_names("#pk", PARTITION_KEY)
+        .expression_attribute_names("#valid", VALID_UNTIL)
+        .expression_attribute_names("#status", STATUS)
+        .expression_attribute_names("#fp", FINGERPRINT)
+        .expression_attribute_values(":now", s(sortable_time(done.requested_at)))
+        .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+        .expression_attribute_values(":fp", s(done.fingerprint.clone()))
+        .build()
 }
 
 /// What a live record means for a new request with `fingerprint` at `now`; `None` when the
@@ -163,6 +184,21 @@ impl IdempotencyStore for DynamoDbStore {
         Err(StoreError::Unavailable(
             "the idempotency record kept changing; retry".into(),
         ))
+    }
+
+    async fn find(
+        &self,
+        key_: &IdempotencyKey,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyBegin>, StoreError> {
+        match self
+            .get_item(key(keys::idempotency_pk(key_), keys::IDEMPOTENCY_SK))
+            .await?
+        {
+            Some(found) => classify(&found, fingerprint, &sortable_time(now)),
+            None => Ok(None),
+        }
     }
 
     async fn release(&self, key_: &IdempotencyKey) -> Result<(), StoreError> {

@@ -52,6 +52,12 @@ impl AppointmentStore for EmbeddedStore {
         let done = idempotency.cloned();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
+            // The key first: the retry of a booking finds its own slot lock taken.
+            if let Some(done) = &done {
+                if idempotency::held_by_another(&tx, done)? {
+                    return Err(StoreError::IdempotencyKeyInUse);
+                }
+            }
             if a.holds_slot() {
                 tx.execute(
                     "INSERT INTO slot_locks (doctor_id, start, appointment_id) VALUES (?1, ?2, ?3)",

@@ -11,6 +11,57 @@ use crate::ports::{
     StoredResponse,
 };
 
+/// A stored record, as `begin` and `find` judge it.
+struct Record {
+    fingerprint: String,
+    status: String,
+    lease_until: String,
+    expires_at: String,
+    response_status: Option<u16>,
+    response_body: Option<String>,
+}
+
+impl Record {
+    fn load(conn: &rusqlite::Connection, key: &IdempotencyKey) -> Result<Option<Self>, StoreError> {
+        conn.query_row(
+            "SELECT fingerprint, status, lease_until, expires_at, response_status, response_body
+             FROM idempotency WHERE user_id = ?1 AND key = ?2",
+            params![key.user.to_string(), key.key],
+            |row| {
+                Ok(Self {
+                    fingerprint: row.get(0)?,
+                    status: row.get(1)?,
+                    lease_until: row.get(2)?,
+                    expires_at: row.get(3)?,
+                    response_status: row.get(4)?,
+                    response_body: row.get(5)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(internal)
+    }
+
+    /// What the record means for a request with `fingerprint` at `now` (a sortable time);
+    /// `None` when it no longer counts (expired, or this request's lapsed lease).
+    fn judge(self, fingerprint: &str, now: &str) -> Option<IdempotencyBegin> {
+        if self.expires_at.as_str() <= now {
+            None
+        } else if self.fingerprint != fingerprint {
+            Some(IdempotencyBegin::Mismatch)
+        } else if self.status == "completed" {
+            Some(IdempotencyBegin::Replay(StoredResponse {
+                status: self.response_status.unwrap_or(200),
+                body: self.response_body.unwrap_or_default(),
+            }))
+        } else if self.lease_until.as_str() > now {
+            Some(IdempotencyBegin::InProgress)
+        } else {
+            None
+        }
+    }
+}
+
 #[async_trait]
 impl IdempotencyStore for EmbeddedStore {
     async fn begin(
@@ -21,49 +72,12 @@ impl IdempotencyStore for EmbeddedStore {
         lease: Duration,
         expires_at: DateTime<Utc>,
     ) -> Result<IdempotencyBegin, StoreError> {
-        let (user, k, fp) = (
-            key.user.to_string(),
-            key.key.clone(),
-            fingerprint.to_owned(),
-        );
+        let (key, fp) = (key.clone(), fingerprint.to_owned());
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            let found = tx
-                .query_row(
-                    "SELECT fingerprint, status, lease_until, expires_at, response_status, response_body
-                     FROM idempotency WHERE user_id = ?1 AND key = ?2",
-                    params![user, k],
-                    |row| {
-                        Ok((
-                            row.get::<_, String>(0)?,
-                            row.get::<_, String>(1)?,
-                            row.get::<_, String>(2)?,
-                            row.get::<_, String>(3)?,
-                            row.get::<_, Option<u16>>(4)?,
-                            row.get::<_, Option<String>>(5)?,
-                        ))
-                    },
-                )
-                .optional()
-                .map_err(internal)?;
-            let now_key = sortable_time(now);
-            let outcome = match found {
-                Some((stored_fp, status, lease_until, expires, code, body)) if expires > now_key => {
-                    if stored_fp != fp {
-                        IdempotencyBegin::Mismatch
-                    } else if status == "completed" {
-                        IdempotencyBegin::Replay(StoredResponse {
-                            status: code.unwrap_or(200),
-                            body: body.unwrap_or_default(),
-                        })
-                    } else if lease_until > now_key {
-                        IdempotencyBegin::InProgress
-                    } else {
-                        IdempotencyBegin::Started
-                    }
-                }
-                _ => IdempotencyBegin::Started,
-            };
+            let outcome = Record::load(&tx, &key)?
+                .and_then(|r| r.judge(&fp, &sortable_time(now)))
+                .unwrap_or(IdempotencyBegin::Started);
             if outcome == IdempotencyBegin::Started {
                 tx.execute(
                     "INSERT INTO idempotency (user_id, key, fingerprint, status, lease_until, expires_at)
@@ -72,12 +86,31 @@ impl IdempotencyStore for EmbeddedStore {
                         fingerprint = excluded.fingerprint, status = 'in_progress',
                         lease_until = excluded.lease_until, expires_at = excluded.expires_at,
                         response_status = NULL, response_body = NULL",
-                    params![user, k, fp, sortable_time(now + lease), sortable_time(expires_at)],
+                    params![
+                        key.user.to_string(),
+                        key.key,
+                        fp,
+                        sortable_time(now + lease),
+                        sortable_time(expires_at)
+                    ],
                 )
                 .map_err(internal)?;
             }
             tx.commit().map_err(internal)?;
             Ok(outcome)
+        })
+        .await
+    }
+
+    async fn find(
+        &self,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyBegin>, StoreError> {
+        let (key, fp) = (key.clone(), fingerprint.to_owned());
+        self.run(move |conn| {
+            Ok(Record::load(conn, &key)?.and_then(|r| r.judge(&fp, &sortable_time(now))))
         })
         .await
     }
@@ -94,6 +127,18 @@ impl IdempotencyStore for EmbeddedStore {
         })
         .await
     }
+}
+
+/// Whether a live record of another request holds `done`'s key, inside the caller's transaction:
+/// a completed one, or one in progress with another fingerprint (see `AppointmentStore::create`).
+pub(super) fn held_by_another(
+    tx: &Transaction<'_>,
+    done: &IdempotencyCompletion,
+) -> Result<bool, StoreError> {
+    let now = sortable_time(done.requested_at);
+    Ok(Record::load(tx, &done.key)?.is_some_and(|r| {
+        r.expires_at > now && (r.status == "completed" || r.fingerprint != done.fingerprint)
+    }))
 }
 
 /// Marks the record completed with its response, inside the caller's transaction.
