@@ -11,6 +11,7 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
+use crate::domain::audit::AuditEvent;
 use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
 
 pub use hardening::{AuditLog, QuotaKind, UsageQuota};
@@ -120,6 +121,15 @@ pub trait AppointmentStore: Send + Sync {
         &self,
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
+    ) -> Result<(), StoreError>;
+
+    /// [`create`](Self::create) with the booking's audit event in the same transaction: the
+    /// appointment and the record of who booked it exist together or not at all, in one write.
+    async fn create_audited(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+        audit: &AuditEvent,
     ) -> Result<(), StoreError>;
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError>;

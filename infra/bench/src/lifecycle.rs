@@ -277,14 +277,20 @@ impl Step {
         ops
     }
 
-    /// `3 (TransactWriteItems 1, GetItem 2)`.
+    /// `3 calls (GetItem 2, TransactWriteItems 1); 12 WRU, 2 RRU`.
     pub fn describe(&self) -> String {
         let ops: Vec<String> = self
             .by_operation()
             .iter()
             .map(|(op, n)| format!("{op} {n}"))
             .collect();
-        format!("{} ({})", self.calls.len(), ops.join(", "))
+        let wru: f64 = self.calls.iter().map(|c| c.write_units).sum();
+        let rru: f64 = self.calls.iter().map(|c| c.read_units).sum();
+        format!(
+            "{} calls ({}); {wru} WRU, {rru} RRU",
+            self.calls.len(),
+            ops.join(", ")
+        )
     }
 }
 

@@ -585,6 +585,15 @@ fn sizes(args: &Args, functions: &[String], table: &mut Table) -> anyhow::Result
 async fn lifecycle_and_cost(moto: &Moto, table: &mut Table) -> anyhow::Result<()> {
     const MEASURE: &str = "AWS calls (SDK interceptor, moto)";
     let life = lifecycle::run(&moto.endpoint).await?;
+    // Every call on the progress log, for reading where the units go.
+    for step in &life.steps {
+        for c in &step.calls {
+            eprintln!(
+                "   {:<20} {:<11} {:<22} {:>4} WRU {:>4} RRU",
+                step.name, c.service, c.operation, c.write_units, c.read_units
+            );
+        }
+    }
     for step in &life.steps {
         let (target, verdict) = if step.name == "book" {
             (

@@ -218,16 +218,17 @@ async fn book_once(
         requested_at: now,
         expires_at: now + IDEMPOTENCY_TTL,
     });
+    // The audit event is part of the booking's one transaction.
+    let booked = audit::event(deps, caller, AuditAction::Booked, appointment.id);
     match deps
         .appointments
-        .create(&appointment, completion.as_ref())
+        .create_audited(&appointment, completion.as_ref(), &booked)
         .await
     {
         Ok(()) => {}
         Err(StoreError::IdempotencyKeyInUse) => return Ok(Booked::KeyInUse),
         Err(e) => return Err(e.into()),
     }
-    audit::record_change(deps, caller, AuditAction::Booked, appointment.id).await;
     tracing::info!(appointment_id = %appointment.id, "appointment booked");
     let mut response = response;
     if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {

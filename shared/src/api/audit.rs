@@ -18,14 +18,29 @@ fn events(
 ) -> Vec<AuditEvent> {
     let at = deps.clock.now();
     ids.iter()
-        .map(|id| AuditEvent {
-            appointment_id: *id,
-            at,
-            actor: caller.id.clone(),
-            actor_role: caller.role,
-            action,
-        })
+        .map(|id| event_at(caller, action, *id, at))
         .collect()
+}
+
+fn event_at(
+    caller: &Caller,
+    action: AuditAction,
+    id: AppointmentId,
+    at: chrono::DateTime<chrono::Utc>,
+) -> AuditEvent {
+    AuditEvent {
+        appointment_id: id,
+        at,
+        actor: caller.id.clone(),
+        actor_role: caller.role,
+        action,
+    }
+}
+
+/// The event of `caller` doing `action` to appointment `id` now, for a change that writes its
+/// event in its own transaction (a booking).
+pub fn event(deps: &Deps, caller: &Caller, action: AuditAction, id: AppointmentId) -> AuditEvent {
+    event_at(caller, action, id, deps.clock.now())
 }
 
 /// Records that `caller` read the appointments `ids`; an error means the read must not be served.

@@ -6,9 +6,10 @@ pub mod audit;
 pub mod notifications;
 
 use chrono::{DateTime, Duration, Utc};
+use medichain::domain::audit::{AuditAction, AuditEvent};
 use medichain::domain::{Appointment, AppointmentStatus, Role};
 use medichain::ports::{
-    AppointmentStore, Directory, IdempotencyBegin, IdempotencyCompletion, IdempotencyKey,
+    AppointmentStore, AuditLog, Directory, IdempotencyBegin, IdempotencyCompletion, IdempotencyKey,
     IdempotencyStore, Page, PageRequest, Party, StoreError, StoredResponse, TimeRange,
 };
 
@@ -49,6 +50,7 @@ macro_rules! contract_suite {
             an_expired_key_completes_a_new_booking,
             find_reports_a_live_claim_without_taking_it,
             concurrent_bookings_with_one_key_book_once,
+            a_booking_and_its_audit_event_are_written_together,
             a_refused_booking_leaves_its_idempotency_record_in_progress,
             concurrent_bookings_of_one_slot_yield_exactly_one,
             concurrent_first_requests_with_one_key_start_exactly_once,
@@ -877,6 +879,26 @@ pub async fn concurrent_bookings_with_one_key_book_once<S: Store>(store: &S) {
     );
     let listed = list_all(store, &Party::Patient(user("pat-1")), TimeRange::default()).await;
     assert_eq!(listed, [a]);
+}
+
+pub async fn a_booking_and_its_audit_event_are_written_together<S: Store + AuditLog>(store: &S) {
+    let t = base_time();
+    let a = appointment("pat-1", "doc-1", t);
+    let booked = |id| AuditEvent {
+        appointment_id: id,
+        at: now(),
+        actor: user("pat-1"),
+        actor_role: Role::Patient,
+        action: AuditAction::Booked,
+    };
+    store.create_audited(&a, None, &booked(a.id)).await.unwrap();
+    assert_eq!(store.audit_of(&a.id, 10).await.unwrap(), [booked(a.id)]);
+    assert_eq!(store.get(&a.id).await.unwrap(), Some(a));
+    // A refused booking leaves no trace in the trail either.
+    let late = appointment("pat-2", "doc-1", t);
+    let refused = store.create_audited(&late, None, &booked(late.id)).await;
+    assert!(matches!(refused, Err(StoreError::SlotTaken)), "{refused:?}");
+    assert!(store.audit_of(&late.id, 10).await.unwrap().is_empty());
 }
 
 pub async fn a_refused_booking_leaves_its_idempotency_record_in_progress<S: Store>(store: &S) {

@@ -13,6 +13,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::audit::audit_item;
 use super::idempotency::completion_put;
 use super::table::{keys, IndexSpec, DOCTOR_APPOINTMENTS, PATIENT_APPOINTMENTS};
 use super::{
@@ -20,6 +21,7 @@ use super::{
     PARTITION_KEY, SORT_KEY,
 };
 use crate::adapters::{parse_time, sortable_time};
+use crate::domain::audit::AuditEvent;
 use crate::domain::{Appointment, AppointmentId, UserId};
 use crate::ports::{
     AppointmentStore, IdempotencyCompletion, Page, PageRequest, Party, StoreError, TimeRange,
@@ -188,12 +190,14 @@ fn decode_cursor(raw: &str) -> Result<(DateTime<Utc>, AppointmentId), StoreError
     Ok((start, id))
 }
 
-#[async_trait]
-impl AppointmentStore for DynamoDbStore {
-    async fn create(
+impl DynamoDbStore {
+    /// The booking transaction: the slot lock, the appointment, the key's completed record and
+    /// the audit event, each with the condition that says which domain error a failure is.
+    async fn create_with(
         &self,
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         let mut items = Vec::new();
         let lock = appointment.holds_slot().then_some(items.len());
@@ -206,6 +210,15 @@ impl AppointmentStore for DynamoDbStore {
         if let Some(done) = idempotency {
             key = Some(items.len());
             let put = completion_put(&self.table, done).map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some(event) = audit {
+            // Its sort key is unique (time and a random suffix): no condition needed.
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(audit_item(event)?))
+                .build()
+                .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
         self.transact(items, |failed| {
@@ -222,6 +235,27 @@ impl AppointmentStore for DynamoDbStore {
             }
         })
         .await
+    }
+}
+
+#[async_trait]
+impl AppointmentStore for DynamoDbStore {
+    async fn create(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+    ) -> Result<(), StoreError> {
+        self.create_with(appointment, idempotency, None).await
+    }
+
+    async fn create_audited(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.create_with(appointment, idempotency, Some(audit))
+            .await
     }
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {

@@ -36,7 +36,7 @@ fn ttl_seconds(t: DateTime<Utc>) -> i64 {
     t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
 }
 
-fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
+pub(super) fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
     // Two events of one appointment in the same millisecond must not overwrite each other.
     let mut nonce = [0u8; 6];
     getrandom::fill(&mut nonce).map_err(|e| StoreError::Internal(e.to_string().into()))?;

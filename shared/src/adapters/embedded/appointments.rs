@@ -7,9 +7,11 @@ use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    body_by_id, from_json, idempotency, internal, is_constraint_violation, to_json, EmbeddedStore,
+    audit, body_by_id, from_json, idempotency, internal, is_constraint_violation, to_json,
+    EmbeddedStore,
 };
 use crate::adapters::{parse_time, sortable_time};
+use crate::domain::audit::AuditEvent;
 use crate::domain::{Appointment, AppointmentId, UserId};
 use crate::ports::{
     AppointmentStore, IdempotencyCompletion, Page, PageRequest, Party, StoreError, TimeRange,
@@ -40,16 +42,19 @@ fn decode_cursor(raw: &str) -> Result<Cursor, StoreError> {
     Ok(cursor)
 }
 
-#[async_trait]
-impl AppointmentStore for EmbeddedStore {
-    async fn create(
+impl EmbeddedStore {
+    /// The booking transaction: the key first (see `AppointmentStore::create`), then the slot
+    /// lock, the appointment, the key's completed record and the audit event.
+    async fn create_with(
         &self,
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
+        audit: Option<&AuditEvent>,
     ) -> Result<(), StoreError> {
         let a = appointment.clone();
         let body = to_json(&a)?;
         let done = idempotency.cloned();
+        let audit_event = audit.cloned();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
             // The key first: the retry of a booking finds its own slot lock taken.
@@ -97,9 +102,33 @@ impl AppointmentStore for EmbeddedStore {
             if let Some(done) = &done {
                 idempotency::complete(&tx, done)?;
             }
+            if let Some(event) = &audit_event {
+                audit::insert_event(&tx, event)?;
+            }
             tx.commit().map_err(internal)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl AppointmentStore for EmbeddedStore {
+    async fn create(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+    ) -> Result<(), StoreError> {
+        self.create_with(appointment, idempotency, None).await
+    }
+
+    async fn create_audited(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+        audit: &AuditEvent,
+    ) -> Result<(), StoreError> {
+        self.create_with(appointment, idempotency, Some(audit))
+            .await
     }
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {

@@ -11,28 +11,32 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::{AppointmentId, UserId};
 use crate::ports::{AuditLog, QuotaKind, StoreError, UsageQuota};
 
+/// Writes one audit event inside the caller's transaction (a booking writes its own this way).
+pub(super) fn insert_event(
+    tx: &rusqlite::Transaction<'_>,
+    event: &AuditEvent,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO audit_events (appointment_id, at, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            event.appointment_id.to_string(),
+            sortable_time(event.at),
+            to_json(event)?,
+            sortable_time(event.expires_at())
+        ],
+    )
+    .map_err(internal)?;
+    Ok(())
+}
+
 #[async_trait]
 impl AuditLog for EmbeddedStore {
     async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        let rows = events
-            .iter()
-            .map(|e| {
-                Ok((
-                    e.appointment_id.to_string(),
-                    sortable_time(e.at),
-                    to_json(e)?,
-                    sortable_time(e.expires_at()),
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let events = events.to_vec();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            for (id, at, body, expires) in &rows {
-                tx.execute(
-                    "INSERT INTO audit_events (appointment_id, at, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, at, body, expires],
-                )
-                .map_err(internal)?;
+            for e in &events {
+                insert_event(&tx, e)?;
             }
             tx.commit().map_err(internal)
         })
