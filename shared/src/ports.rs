@@ -104,6 +104,11 @@ pub trait Directory: Send + Sync {
     async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError>;
     async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError>;
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError>;
+
+    /// The profiles of `ids` in one read (one `BatchGetItem` on DynamoDB), in the order asked:
+    /// `None` where a user has no profile. An id may be asked twice. The side effects read both
+    /// participants of an appointment with it.
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError>;
 }
 
 #[async_trait]

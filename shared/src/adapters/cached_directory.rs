@@ -122,6 +122,10 @@ impl Directory for CachedDirectory {
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
         self.inner.put_user(user).await
     }
+
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+        self.inner.get_users(ids).await
+    }
 }
 
 #[cfg(test)]
@@ -170,6 +174,9 @@ mod tests {
         }
         async fn put_user(&self, _user: &UserProfile) -> Result<(), StoreError> {
             Ok(())
+        }
+        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+            Ok(vec![None; ids.len()])
         }
     }
 

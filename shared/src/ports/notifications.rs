@@ -16,6 +16,15 @@ pub trait NotificationStore: Send + Sync {
     /// renders the same id). Returns whether it was added.
     async fn add_notification(&self, notification: &Notification) -> Result<bool, StoreError>;
 
+    /// Stores `notifications` in one write (one `BatchWriteItem` per 25 on DynamoDB), for the
+    /// side effects that tell both participants at once. Unlike [`add_notification`], a
+    /// notification whose id exists may be written again with the same content (DynamoDB's batch
+    /// writes take no condition): a redelivered change leaves one notification per id, but one
+    /// read in between may show as unread again. The embedded store keeps the read mark.
+    ///
+    /// [`add_notification`]: Self::add_notification
+    async fn add_notifications(&self, notifications: &[Notification]) -> Result<(), StoreError>;
+
     /// The user's notifications, newest first, one page at a time.
     async fn notifications_of(
         &self,

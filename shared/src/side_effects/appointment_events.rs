@@ -16,7 +16,17 @@ pub async fn handle_change(
     let now = deps.clock.now();
     let actions = plan(old, new, now);
     let mut events = Vec::new();
+    // Both participants are read once per change however many notices it sends, and the
+    // notices of consecutive `Notify` actions go out in one write, before the next action
+    // (the plan's order: schedules, notices, "starting", event).
+    let mut people = None;
+    let mut notices = Vec::new();
     for action in actions {
+        if !matches!(action, Action::Notify { .. }) && !notices.is_empty() {
+            deps.notifications
+                .add_notifications(&std::mem::take(&mut notices))
+                .await?;
+        }
         match action {
             Action::Unschedule {
                 appointment_id,
@@ -34,9 +44,12 @@ pub async fn handle_change(
                 appointment,
                 notice,
             } => {
-                for p in participants(deps, &appointment).await? {
-                    let n = render(&appointment, notice, &p.recipient);
-                    deps.notifications.add_notification(&n).await?;
+                let people = match &mut people {
+                    Some(people) => people,
+                    None => people.insert(participants(deps, &appointment).await?),
+                };
+                for p in people.iter() {
+                    notices.push(render(&appointment, notice, &p.recipient));
                 }
             }
             Action::SendNow(reminder) => {
@@ -48,6 +61,9 @@ pub async fn handle_change(
             }
             Action::Publish(event) => events.push(event),
         }
+    }
+    if !notices.is_empty() {
+        deps.notifications.add_notifications(&notices).await?;
     }
     if !events.is_empty() {
         deps.events.publish(&events).await?;

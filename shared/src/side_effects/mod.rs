@@ -121,8 +121,19 @@ pub(crate) async fn participants(
     deps: &EffectDeps,
     appointment: &Appointment,
 ) -> Result<[Participant; 2], StoreError> {
-    let patient = deps.directory.get_user(&appointment.patient_id).await?;
-    let doctor = deps.directory.get_user(&appointment.doctor_id).await?;
+    // Both profiles in one read: the side effects run once per change and per reminder, so
+    // every round trip here is paid on each of them (docs/performance.md, AWS calls).
+    let [patient, doctor]: [Option<UserProfile>; 2] = deps
+        .directory
+        .get_users(&[
+            appointment.patient_id.clone(),
+            appointment.doctor_id.clone(),
+        ])
+        .await?
+        .try_into()
+        .map_err(|_| {
+            StoreError::Internal("get_users answered for another number of users".into())
+        })?;
     let doctor_zone = match &doctor {
         Some(p) => p.time_zone,
         None => deps

@@ -140,10 +140,11 @@ async fn deliver(
     reminder: &ReminderRequest,
 ) -> Result<ReminderOutcome, EffectError> {
     let people = participants(deps, appointment).await?;
-    for p in &people {
-        let n = render(appointment, Notice::Reminder(reminder.kind), &p.recipient);
-        deps.notifications.add_notification(&n).await?;
-    }
+    let notices: Vec<_> = people
+        .iter()
+        .map(|p| render(appointment, Notice::Reminder(reminder.kind), &p.recipient))
+        .collect();
+    deps.notifications.add_notifications(&notices).await?;
     let (mut sms, mut push, mut disabled) = (0u32, 0u32, 0u32);
     let mut transient: Option<OutboundError> = None;
     let mut attempted = 0u32;

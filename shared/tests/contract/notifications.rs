@@ -34,6 +34,7 @@ macro_rules! notification_contract_suite {
     ($fixture:path) => {
         $crate::contract::notifications::notification_contract_suite!(@cases $fixture;
             a_notification_is_added_once_per_id,
+            notifications_added_together_are_stored_once_per_id,
             notifications_page_newest_first,
             notification_cursors_the_store_did_not_hand_out_are_refused,
             marking_read_counts_down_and_only_for_the_recipient,
@@ -80,6 +81,43 @@ pub async fn a_notification_is_added_once_per_id<S: Store>(store: &S) {
     assert_eq!(page.items, vec![n]);
     assert_eq!(page.next_cursor, None);
     assert_eq!(store.unread_count(&user("pat-1")).await.unwrap(), 1);
+}
+
+pub async fn notifications_added_together_are_stored_once_per_id<S: Store>(store: &S) {
+    store.add_notifications(&[]).await.unwrap();
+    // More than one DynamoDB batch (25), for two users, with an id twice in the same call.
+    let mut batch: Vec<_> = (0..30)
+        .map(|i| {
+            notification(
+                ["pat-1", "pat-2"][i % 2],
+                base_time() + Duration::minutes(i as i64),
+            )
+        })
+        .collect();
+    batch.push(batch[0].clone());
+    store.add_notifications(&batch).await.unwrap();
+    // A redelivery writes the same ids again: still one notification per id.
+    store.add_notifications(&batch[..4]).await.unwrap();
+    for (who, expected) in [("pat-1", 15), ("pat-2", 15)] {
+        let page = store
+            .notifications_of(&user(who), PageRequest::first(50))
+            .await
+            .unwrap();
+        let mut want: Vec<_> = batch[..30]
+            .iter()
+            .filter(|n| n.user_id == user(who))
+            .cloned()
+            .collect();
+        want.sort_by_key(|n| std::cmp::Reverse(n.created_at));
+        assert_eq!(page.items.len(), expected, "{who}");
+        assert_eq!(page.items, want, "{who}");
+        assert_eq!(
+            store.unread_count(&user(who)).await.unwrap(),
+            expected as u64
+        );
+    }
+    // What the batch wrote is there for the single, conditional add as well.
+    assert!(!store.add_notification(&batch[5]).await.unwrap());
 }
 
 pub async fn notifications_page_newest_first<S: Store>(store: &S) {

@@ -2,10 +2,8 @@
 //! under `AUDIT#<appointment id>` (sorted by time), deleted by TTL after the retention period; a
 //! quota is one counter item per user, kind and day, taken with one conditional `UpdateItem`.
 
-use std::time::Duration as StdDuration;
-
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{
@@ -17,10 +15,6 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::{AppointmentId, UserId};
 use crate::ports::{AuditLog, QuotaKind, StoreError, UsageQuota};
 
-/// BatchWriteItem takes at most 25 puts.
-const BATCH: usize = 25;
-/// How often unprocessed items (throttling inside a batch) are sent again before giving up.
-const BATCH_ATTEMPTS: u32 = 4;
 const USED: &str = "used";
 
 fn audit_pk(id: &AppointmentId) -> String {
@@ -54,41 +48,11 @@ pub(super) fn audit_item(event: &AuditEvent) -> Result<Item, StoreError> {
 #[async_trait]
 impl AuditLog for DynamoDbStore {
     async fn record(&self, events: &[AuditEvent]) -> Result<(), StoreError> {
-        for chunk in events.chunks(BATCH) {
-            let mut requests = chunk
-                .iter()
-                .map(|e| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(audit_item(e)?))
-                        .build()
-                        .map_err(super::build_error)?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
-            for attempt in 0..BATCH_ATTEMPTS {
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&self.table, requests)
-                    .send()
-                    .await
-                    .map_err(sdk_error)?;
-                requests = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&self.table))
-                    .unwrap_or_default();
-                if requests.is_empty() {
-                    break;
-                }
-                tokio::time::sleep(StdDuration::from_millis(50 << attempt)).await;
-            }
-            if !requests.is_empty() {
-                return Err(StoreError::Unavailable(
-                    format!("{} audit events left unprocessed", requests.len()).into(),
-                ));
-            }
-        }
-        Ok(())
+        let items = events
+            .iter()
+            .map(audit_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_put(items, "audit events").await
     }
 
     async fn audit_of(

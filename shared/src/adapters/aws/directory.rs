@@ -1,9 +1,11 @@
 //! Doctors and user profiles in the DynamoDB store.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 
 use super::table::keys;
-use super::{body_of, key, s, to_json, DynamoDbStore, BODY, ENTITY};
+use super::{body_of, get_s, key, s, to_json, DynamoDbStore, BODY, ENTITY, PARTITION_KEY};
 use crate::domain::{Doctor, UserId, UserProfile};
 use crate::ports::{Directory, StoreError};
 
@@ -52,6 +54,33 @@ impl Directory for DynamoDbStore {
             .await?
             .map(|item| body_of(&item))
             .transpose()
+    }
+
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+        // BatchGetItem refuses a key asked twice.
+        let mut distinct: Vec<&UserId> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !distinct.contains(&id) {
+                distinct.push(id);
+            }
+        }
+        let keys = distinct
+            .iter()
+            .map(|id| key(keys::user_pk(id), keys::PROFILE_SK))
+            .collect();
+        let items = self.batch_get(keys).await?;
+        let found = items
+            .iter()
+            .map(|item| Ok((get_s(item, PARTITION_KEY)?.to_owned(), item)))
+            .collect::<Result<HashMap<_, _>, StoreError>>()?;
+        ids.iter()
+            .map(|id| {
+                found
+                    .get(&keys::user_pk(id))
+                    .map(|item| body_of(item))
+                    .transpose()
+            })
+            .collect()
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {

@@ -67,6 +67,22 @@ fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+fn notification_item(notification: &Notification) -> Result<Item, StoreError> {
+    let expires = notification.created_at + NOTIFICATION_RETENTION;
+    Ok(with(
+        key(
+            keys::user_pk(&notification.user_id),
+            notification_sk(&notification.id),
+        ),
+        [
+            (ENTITY, s("notification")),
+            (BODY, s(to_json(notification)?)),
+            (READ, AttributeValue::Bool(notification.read)),
+            (TTL_ATTRIBUTE, n(expires.timestamp())),
+        ],
+    ))
+}
+
 fn notification_of(item: &Item) -> Result<Notification, StoreError> {
     let mut n: Notification = body_of(item)?;
     n.read = matches!(item.get(READ), Some(AttributeValue::Bool(true)));
@@ -137,20 +153,19 @@ impl DynamoDbStore {
 #[async_trait]
 impl NotificationStore for DynamoDbStore {
     async fn add_notification(&self, notification: &Notification) -> Result<bool, StoreError> {
-        let expires = notification.created_at + NOTIFICATION_RETENTION;
-        let item = with(
-            key(
-                keys::user_pk(&notification.user_id),
-                notification_sk(&notification.id),
-            ),
-            [
-                (ENTITY, s("notification")),
-                (BODY, s(to_json(notification)?)),
-                (READ, AttributeValue::Bool(notification.read)),
-                (TTL_ATTRIBUTE, n(expires.timestamp())),
-            ],
-        );
-        self.put_if_absent(item).await
+        self.put_if_absent(notification_item(notification)?).await
+    }
+
+    async fn add_notifications(&self, notifications: &[Notification]) -> Result<(), StoreError> {
+        // BatchWriteItem refuses a key twice in one batch; the first of an id wins, as with
+        // `add_notification`.
+        let mut seen = std::collections::HashSet::new();
+        let items = notifications
+            .iter()
+            .filter(|n| seen.insert((n.user_id.clone(), n.id.clone())))
+            .map(notification_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_put(items, "notifications").await
     }
 
     async fn notifications_of(

@@ -27,7 +27,8 @@ pub struct AdapterAccess {
     pub local_only: &'static [&'static str],
 }
 
-/// Every store port on the one table (the audit trail included, written with `BatchWriteItem`).
+/// Every store port on the one table (the audit trail and the side effects' notifications written
+/// with `BatchWriteItem`, both participants' profiles read with `BatchGetItem`).
 /// `TransactWriteItems` is authorised per item: its `Put`s and `Delete`s need `PutItem` and
 /// `DeleteItem` (IAM has no action of its own for the transaction).
 pub const DYNAMODB_STORE: AdapterAccess = AdapterAccess {
@@ -42,6 +43,7 @@ pub const DYNAMODB_STORE: AdapterAccess = AdapterAccess {
         "table.rs",
     ],
     actions: &[
+        "dynamodb:BatchGetItem",
         "dynamodb:BatchWriteItem",
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use aws_sdk_dynamodb::Client;
 
 use crate::ports::StoreError;
@@ -145,6 +145,93 @@ impl DynamoDbStore {
         }
     }
 
+    /// Reads the items of `keys` with one `BatchGetItem` per 100 keys, consistently, sending
+    /// unprocessed keys (throttling inside a batch) again. Keys must be distinct; the items come
+    /// back in no particular order, absent ones missing.
+    pub(crate) async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        for chunk in keys.chunks(BATCH_GET) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    // Read-your-writes, as `get_item`.
+                    .consistent_read(true)
+                    .build()
+                    .map_err(build_error)?,
+            );
+            for attempt in 0..BATCH_ATTEMPTS {
+                let Some(request) = pending.take() else { break };
+                let mut out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                items.extend(
+                    out.responses
+                        .as_mut()
+                        .and_then(|r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+                if pending.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+                }
+            }
+            if let Some(left) = pending {
+                return Err(StoreError::Unavailable(
+                    format!("{} keys left unprocessed", left.keys().len()).into(),
+                ));
+            }
+        }
+        Ok(items)
+    }
+
+    /// Puts `items` with one `BatchWriteItem` per 25, sending unprocessed items again. No
+    /// conditions (the batch takes none): each item replaces one with its key. `what` names the
+    /// items in the error when some stay unprocessed.
+    pub(crate) async fn batch_put(&self, items: Vec<Item>, what: &str) -> Result<(), StoreError> {
+        for chunk in items.chunks(BATCH_WRITE) {
+            let mut requests = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(build_error)?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            for attempt in 0..BATCH_ATTEMPTS {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            if !requests.is_empty() {
+                return Err(StoreError::Unavailable(
+                    format!("{} {what} left unprocessed", requests.len()).into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn put_plain(&self, item: Item) -> Result<(), StoreError> {
         self.client
             .put_item()
@@ -158,6 +245,13 @@ impl DynamoDbStore {
 }
 
 type Item = HashMap<String, AttributeValue>;
+
+/// BatchGetItem takes at most 100 keys.
+const BATCH_GET: usize = 100;
+/// BatchWriteItem takes at most 25 puts.
+const BATCH_WRITE: usize = 25;
+/// How often unprocessed keys or items (throttling inside a batch) are sent again before giving up.
+const BATCH_ATTEMPTS: u32 = 4;
 
 /// Error codes that mean "too busy now, the same request may succeed later". The SDK has retried
 /// them already when they reach us.

@@ -46,6 +46,13 @@ impl Directory for EmbeddedStore {
         self.run(move |conn| body_by_id(conn, "users", &id)).await
     }
 
+    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        // One connection turn for all of them, as one BatchGetItem is on DynamoDB.
+        self.run(move |conn| ids.iter().map(|id| body_by_id(conn, "users", id)).collect())
+            .await
+    }
+
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
         let (id, body) = (user.id.to_string(), to_json(user)?);
         self.run(move |conn| {

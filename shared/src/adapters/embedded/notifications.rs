@@ -47,6 +47,27 @@ impl NotificationStore for EmbeddedStore {
         .await
     }
 
+    async fn add_notifications(&self, notifications: &[Notification]) -> Result<(), StoreError> {
+        let rows = notifications
+            .iter()
+            .map(|n| Ok((n.user_id.to_string(), n.id.to_string(), n.read, to_json(n)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.run(move |conn| {
+            // All or none, as the caller retries the whole batch after a failure.
+            let tx = conn.transaction().map_err(internal)?;
+            for (user, id, read, body) in &rows {
+                tx.execute(
+                    "INSERT INTO notifications (user_id, id, read, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (user_id, id) DO NOTHING",
+                    params![user, id, read, body],
+                )
+                .map_err(internal)?;
+            }
+            tx.commit().map_err(internal)
+        })
+        .await
+    }
+
     async fn notifications_of(
         &self,
         user: &UserId,
