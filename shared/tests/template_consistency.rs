@@ -24,6 +24,7 @@ use cfn::{repo_path, scalar, strings, Stack, ACCOUNT, DISTRIBUTION_DOMAIN, REGIO
 use medichain::adapters::aws::iam::{
     AdapterAccess, ADAPTERS, DYNAMODB_STORE, SNS_PUSH_REGISTRAR, SSM_PARAMETERS, WIRINGS,
 };
+use medichain::adapters::aws::table;
 use medichain::config::reminders::{event_bus, sms_site_url, PushApps, ScheduleTarget};
 use medichain::config::{self, AppConfig};
 use serde_json::Value as J;
@@ -1318,6 +1319,32 @@ fn the_stream_mapping_is_bounded_bisects_and_reports_partial_failures() {
     assert_eq!(
         table["StreamSpecification"]["StreamViewType"],
         "NEW_AND_OLD_IMAGES"
+    );
+
+    // Only appointment items invoke the consumer, by the adapter's own key names and values.
+    let filters = p["FilterCriteria"]["Filters"]
+        .as_array()
+        .expect("the stream mapping filters its records");
+    assert_eq!(filters.len(), 1, "one pattern: {filters:?}");
+    let pattern: J = serde_json::from_str(
+        filters[0]["Pattern"]
+            .as_str()
+            .expect("a pattern is a JSON string"),
+    )
+    .expect("the pattern is JSON");
+    assert_eq!(pattern, table::appointment_stream_filter());
+    let keys = &pattern["dynamodb"]["Keys"];
+    assert!(keys[table::PARTITION_KEY].is_object() && keys[table::SORT_KEY].is_object());
+    let key_schema: BTreeSet<String> = table["KeySchema"]
+        .as_array()
+        .expect("the table's key schema")
+        .iter()
+        .map(|k| k["AttributeName"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        key_schema,
+        set([table::PARTITION_KEY, table::SORT_KEY]),
+        "the filter names the table's keys"
     );
 }
 

@@ -7,6 +7,8 @@ use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse
 use serde_dynamo::AttributeValue;
 
 use super::{handle_change, send_reminder, EffectDeps, EffectError, ReminderOutcome};
+use crate::adapters::aws::table::keys::{APPOINTMENT_PK_PREFIX, APPOINTMENT_SK};
+use crate::adapters::aws::table::{PARTITION_KEY, SORT_KEY};
 use crate::domain::reminder::ReminderRequest;
 use crate::domain::Appointment;
 
@@ -18,8 +20,9 @@ fn appointment_of(image: &serde_dynamo::Item) -> Result<Option<Appointment>, Eff
         Some(AttributeValue::S(s)) => Some(s.as_str()),
         _ => None,
     };
-    let is_appointment =
-        text("pk").is_some_and(|pk| pk.starts_with("APPT#")) && text("sk") == Some("APPT");
+    let is_appointment = text(PARTITION_KEY)
+        .is_some_and(|pk| pk.starts_with(APPOINTMENT_PK_PREFIX))
+        && text(SORT_KEY) == Some(APPOINTMENT_SK);
     if !is_appointment {
         return Ok(None);
     }
@@ -32,8 +35,10 @@ fn appointment_of(image: &serde_dynamo::Item) -> Result<Option<Appointment>, Eff
 
 fn is_appointment_record(record: &EventRecord) -> bool {
     let keys = &record.change.keys;
-    matches!(keys.get("sk"), Some(AttributeValue::S(sk)) if sk == "APPT")
-        && matches!(keys.get("pk"), Some(AttributeValue::S(pk)) if pk.starts_with("APPT#"))
+    // The same test as the event source mapping's filter (`table::appointment_stream_filter`),
+    // kept here for records that reach the handler another way (tests, a mapping without it).
+    matches!(keys.get(SORT_KEY), Some(AttributeValue::S(sk)) if sk == APPOINTMENT_SK)
+        && matches!(keys.get(PARTITION_KEY), Some(AttributeValue::S(pk)) if pk.starts_with(APPOINTMENT_PK_PREFIX))
 }
 
 async fn handle_record(deps: &EffectDeps, record: &EventRecord) -> Result<(), EffectError> {

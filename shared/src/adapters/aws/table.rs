@@ -49,6 +49,22 @@ pub const INDEXES: [IndexSpec; 2] = [DOCTOR_APPOINTMENTS, PATIENT_APPOINTMENTS];
 /// The stream view the outbox consumer needs (it diffs old and new appointment images).
 pub const STREAM_VIEW: &str = "NEW_AND_OLD_IMAGES";
 
+/// The event filter of the stream's consumer (`template.yaml`, the `appointment-events`
+/// mapping): only records whose keys are an appointment item's (`APPT#<id>` / `APPT`) invoke it,
+/// the same test as the handler's own. Every other write to the table (notifications, gates,
+/// quotas, audit events, idempotency records, slot locks) would cost an invocation that does
+/// nothing. `Keys` is in every record, a removal's too.
+pub fn appointment_stream_filter() -> serde_json::Value {
+    serde_json::json!({
+        "dynamodb": {
+            "Keys": {
+                PARTITION_KEY: { "S": [{ "prefix": keys::APPOINTMENT_PK_PREFIX }] },
+                SORT_KEY: { "S": [keys::APPOINTMENT_SK] },
+            }
+        }
+    })
+}
+
 /// Item keys. User ids never contain `#` (see [`UserId`]), so every composite key splits one way.
 pub(crate) mod keys {
     use super::*;
@@ -60,8 +76,10 @@ pub(crate) mod keys {
     /// The directory is small and read-mostly, far from a partition's limits.
     pub const DIRECTORY_PK: &str = "DIRECTORY#DOCTORS";
 
+    pub const APPOINTMENT_PK_PREFIX: &str = "APPT#";
+
     pub fn appointment_pk(id: &AppointmentId) -> String {
-        format!("APPT#{id}")
+        format!("{APPOINTMENT_PK_PREFIX}{id}")
     }
 
     pub fn doctor_party(doctor: &UserId) -> String {
