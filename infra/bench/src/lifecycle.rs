@@ -120,9 +120,8 @@ impl Intercept for Recorder {
         let Ok(output) = context.output_or_error() else {
             return Ok(());
         };
-        let bytes = read_bytes(output);
-        if let Some(bytes) = bytes {
-            let units = cost::read_units(bytes) * if current.consistent { 1.0 } else { 0.5 };
+        if let Some(units) = read_units(output) {
+            let units = units * if current.consistent { 1.0 } else { 0.5 };
             if let Some(call) = self
                 .0
                 .lock()
@@ -237,26 +236,29 @@ fn describe_input(
     false
 }
 
-/// Bytes a read returned, for the reads this adapter makes.
-fn read_bytes(
+/// Strongly consistent read units of a read's answer, for the reads this adapter makes. A Query
+/// rounds the total of its items up to 4 KB; BatchGetItem is charged per item, each rounded up as
+/// a GetItem would be.
+fn read_units(
     output: &aws_smithy_runtime_api::client::interceptors::context::Output,
-) -> Option<usize> {
+) -> Option<f64> {
     use aws_sdk_dynamodb::operation as ddb;
     if let Some(o) = output.downcast_ref::<ddb::get_item::GetItemOutput>() {
-        return Some(o.item().map(item_size).unwrap_or(0));
+        return Some(cost::read_units(o.item().map(item_size).unwrap_or(0)));
     }
     if let Some(o) = output.downcast_ref::<ddb::query::QueryOutput>() {
-        return Some(o.items().iter().map(item_size).sum());
+        return Some(cost::read_units(o.items().iter().map(item_size).sum()));
     }
     if let Some(o) = output.downcast_ref::<ddb::batch_get_item::BatchGetItemOutput>() {
-        return Some(
-            o.responses()
-                .into_iter()
-                .flat_map(|m| m.values())
-                .flatten()
-                .map(item_size)
-                .sum(),
-        );
+        let units: f64 = o
+            .responses()
+            .into_iter()
+            .flat_map(|m| m.values())
+            .flatten()
+            .map(|item| cost::read_units(item_size(item)))
+            .sum();
+        // A key that finds nothing still costs a read; counted here only when none found anything.
+        return Some(units.max(1.0));
     }
     None
 }
