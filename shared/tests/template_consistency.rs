@@ -667,6 +667,25 @@ const NOT_SET_IN_AWS: &[(&str, &str)] = &[
         "AWS_ENDPOINT_URL_DYNAMODB",
         "a local endpoint (moto); in AWS the SDK's defaults apply",
     ),
+    // Lambda's reserved variables, which adapters::aws::sdk_config reads instead of linking
+    // aws-config's whole credential chain.
+    ("AWS_REGION", "set by Lambda itself: the function's region"),
+    (
+        "AWS_DEFAULT_REGION",
+        "set by Lambda itself: the function's region",
+    ),
+    (
+        "AWS_ACCESS_KEY_ID",
+        "set by Lambda itself: the function role's credentials",
+    ),
+    (
+        "AWS_SECRET_ACCESS_KEY",
+        "set by Lambda itself: the function role's credentials",
+    ),
+    (
+        "AWS_SESSION_TOKEN",
+        "set by Lambda itself: the function role's credentials",
+    ),
 ];
 
 #[test]

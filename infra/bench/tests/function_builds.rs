@@ -43,3 +43,31 @@ fn every_api_function_picks_its_route_at_compile_time() {
         );
     }
 }
+
+#[test]
+fn no_function_links_aws_configs_credential_chain() {
+    // Lambda gives a function its region and credentials in the environment; aws-config's chain
+    // (profiles, SSO, STS, ECS, IMDS) cost ~400 KB of each arm64 binary (docs/performance.md).
+    for f in functions() {
+        let manifest = std::fs::read_to_string(f.join("Cargo.toml")).expect("Cargo.toml");
+        assert!(
+            !manifest.contains("aws-config") && !manifest.contains("aws-default-chain"),
+            "{}: functions take their SDK configuration from medichain::bootstrap",
+            f.display()
+        );
+    }
+    let shared = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/Cargo.toml"
+    ))
+    .expect("shared/Cargo.toml");
+    let aws_feature = shared
+        .split("\naws = [")
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .expect("medichain has an `aws` feature");
+    assert!(
+        !aws_feature.contains("aws-config"),
+        "medichain's `aws` feature (what every function enables) must not pull aws-config"
+    );
+}

@@ -12,6 +12,8 @@ mod dynamodb_notifications;
 pub mod iam;
 mod idempotency;
 pub mod parameters;
+// The functions' SDK configuration, from the environment alone (no aws-config).
+mod sdk_config;
 pub mod table;
 // Reminders' outbound adapters: EventBridge Scheduler, SNS, EventBridge (docs/reminders.md).
 pub mod eventbridge;
@@ -49,11 +51,16 @@ impl DynamoDbStore {
         }
     }
 
-    /// A store whose client is configured by the SDK's standard chain: region, credentials and
-    /// endpoint override (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_DYNAMODB`) from the environment.
-    /// For binaries that must not name SDK types (the local server).
+    /// A store whose client is configured by aws-config's standard chain: region, credentials
+    /// (environment, profiles, SSO, ...) and endpoint override (`AWS_ENDPOINT_URL`,
+    /// `AWS_ENDPOINT_URL_DYNAMODB`). For a developer's machine (the local server); the functions
+    /// use [`load_sdk_config`], which needs none of the chain.
+    #[cfg(feature = "aws-default-chain")]
     pub async fn connect(table_name: impl Into<String>) -> Self {
-        let config = load_sdk_config().await;
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(https_client())
+            .load()
+            .await;
         Self::new(Client::new(&config), table_name)
     }
 
@@ -62,14 +69,12 @@ impl DynamoDbStore {
     }
 }
 
-/// The SDK configuration from the environment, with the one HTTPS client this crate builds in:
-/// hyper 1 + rustls on ring. Loading it with the SDK's default client would pull aws-lc-sys
-/// (a C build) as well; see `docs/decisions-dynamodb.md`.
-pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+/// A Lambda function's SDK configuration: region, credentials and endpoint overrides from the
+/// environment (see [`sdk_config`]), with the one HTTPS client this crate builds in: hyper 1 +
+/// rustls on ring. The SDK's default client would pull aws-lc-sys (a C build) as well; see
+/// `docs/decisions-dynamodb.md`.
+pub async fn load_sdk_config() -> aws_types::SdkConfig {
+    sdk_config::sdk_config_from_env()
 }
 
 /// The roots every AWS service endpoint's certificate chains to (Amazon Trust Services; the
