@@ -44,6 +44,10 @@ pub enum StoreError {
     /// The backend is overloaded or unreachable and retries are exhausted: the caller may retry.
     #[error("the store is unavailable, retry later")]
     Unavailable(#[source] BoxError),
+    /// The patient holds [`BookingCap::max`] upcoming appointments already: nothing was written.
+    /// `next_free_at` is when the first of them ends (`None` if the store could not tell).
+    #[error("the patient holds the most upcoming appointments allowed")]
+    BookingCapReached { next_free_at: Option<DateTime<Utc>> },
     /// A stored item no longer parses into the domain.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),
@@ -130,11 +134,17 @@ pub trait AppointmentStore: Send + Sync {
 
     /// [`create`](Self::create) with the booking's audit event in the same transaction: the
     /// appointment and the record of who booked it exist together or not at all, in one write.
+    ///
+    /// With a `cap`, the same transaction also requires that the patient holds fewer than
+    /// `cap.max` upcoming appointments (holding a slot, ending after `cap.now`); otherwise nothing
+    /// is written and the error is `BookingCapReached`. Two bookings at the same instant cannot
+    /// both pass it. `IdempotencyKeyInUse` and `SlotTaken` win over it.
     async fn create_audited(
         &self,
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
         audit: &AuditEvent,
+        cap: Option<BookingCap>,
     ) -> Result<(), StoreError>;
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError>;
@@ -159,6 +169,15 @@ pub trait AppointmentStore: Send + Sync {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError>;
+}
+
+/// The most upcoming appointments one patient may hold, enforced inside the booking's
+/// transaction (see [`AppointmentStore::create_audited`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookingCap {
+    pub max: usize,
+    /// Appointments that end at or before this instant are over and do not count.
+    pub now: DateTime<Utc>,
 }
 
 /// An `Idempotency-Key`, scoped to the caller who sent it: one user's key never collides with

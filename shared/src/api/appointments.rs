@@ -14,8 +14,8 @@ use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, Caller, Doctor, Role, RoomName, UserId,
 };
 use crate::ports::{
-    IdempotencyBegin, IdempotencyCompletion, IdempotencyKey, Page, PageRequest, Party, StoreError,
-    StoredResponse, TimeRange,
+    BookingCap, IdempotencyBegin, IdempotencyCompletion, IdempotencyKey, Page, PageRequest, Party,
+    StoreError, StoredResponse, TimeRange,
 };
 
 /// How long a completed booking is replayed for the same key.
@@ -24,9 +24,6 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 /// How many upcoming appointments one patient may hold at once: far above what care needs, low
 /// enough that one account cannot hold a doctor's calendar hostage.
 pub const MAX_FUTURE_BOOKINGS: usize = 10;
-/// How many pages of a patient's upcoming appointments the cap looks through (cancelled ones are
-/// listed too); a patient with more than that is refused as well.
-const CAP_PAGES: usize = 5;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,15 +215,22 @@ async fn book_once(
         requested_at: now,
         expires_at: now + IDEMPOTENCY_TTL,
     });
-    // The audit event is part of the booking's one transaction.
+    // The audit event and the booking cap are part of the booking's one transaction.
     let booked = audit::event(deps, caller, AuditAction::Booked, appointment.id);
+    let cap = BookingCap {
+        max: MAX_FUTURE_BOOKINGS,
+        now,
+    };
     match deps
         .appointments
-        .create_audited(&appointment, completion.as_ref(), &booked)
+        .create_audited(&appointment, completion.as_ref(), &booked, Some(cap))
         .await
     {
         Ok(()) => {}
         Err(StoreError::IdempotencyKeyInUse) => return Ok(Booked::KeyInUse),
+        Err(StoreError::BookingCapReached { next_free_at }) => {
+            return Ok(Booked::Refused(booking_cap_reached(next_free_at, now)))
+        }
         Err(e) => return Err(e.into()),
     }
     tracing::info!(appointment_id = %appointment.id, "appointment booked");
@@ -260,7 +264,6 @@ async fn prepare(
         .map_err(ApiError::invalid)?
         .filter(|r| !r.as_str().is_empty());
     let slot = bookable_slot(&doctor, start, now)?;
-    check_booking_cap(deps, caller, now).await?;
     let room = RoomName::mint();
     Ok(Appointment {
         id: AppointmentId::new(),
@@ -282,55 +285,20 @@ async fn prepare(
     })
 }
 
-/// 429 when the patient holds [`MAX_FUTURE_BOOKINGS`] upcoming appointments already. A cap, not
-/// a lock: two bookings sent at the very same moment may both pass it (the slot locks still make
-/// each slot single-booked). `Retry-After` says when the first of them is over.
-async fn check_booking_cap(
-    deps: &Deps,
-    caller: &Caller,
-    now: DateTime<Utc>,
-) -> Result<(), ApiError> {
-    let party = Party::Patient(caller.id.clone());
-    let range = TimeRange {
-        from: Some(now),
-        to: None,
-    };
-    let mut ends = Vec::new();
-    let mut cursor = None;
-    for _ in 0..CAP_PAGES {
-        let page = deps
-            .appointments
-            .list_for(
-                &party,
-                range,
-                PageRequest {
-                    limit: PageRequest::MAX_LIMIT,
-                    cursor,
-                },
-            )
-            .await?;
-        ends.extend(page.items.iter().filter(|a| a.holds_slot()).map(|a| a.end));
-        if ends.len() >= MAX_FUTURE_BOOKINGS {
-            break;
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(()),
-        }
-    }
-    let retry_after_secs = ends
-        .iter()
-        .min()
-        .map(|end| (*end - now).num_seconds())
+/// The 429 for a patient who holds [`MAX_FUTURE_BOOKINGS`] upcoming appointments already.
+/// `Retry-After` says when the first of them is over.
+fn booking_cap_reached(next_free_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> ApiError {
+    let retry_after_secs = next_free_at
+        .map(|end| (end - now).num_seconds())
         .unwrap_or(3600)
         .max(1) as u64;
-    Err(ApiError::TooManyRequests {
+    ApiError::TooManyRequests {
         retry_after_secs,
         detail: format!(
             "You have {MAX_FUTURE_BOOKINGS} upcoming appointments, the most one patient may hold. \
              Cancel one, or book again after your next appointment."
         ),
-    })
+    }
 }
 
 /// `GET /api/appointments`: the caller's appointments by start, optionally within `from`/`to`.

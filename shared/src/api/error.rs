@@ -188,6 +188,11 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCursor => {
                 ApiError::BadRequest("cursor: not a cursor this API handed out".to_owned())
             }
+            // Booking maps it with the caller's clock (api::appointments); this is the fallback.
+            StoreError::BookingCapReached { .. } => ApiError::TooManyRequests {
+                retry_after_secs: 3600,
+                detail: "You hold the most upcoming appointments one patient may have.".to_owned(),
+            },
             StoreError::Unavailable(source) => ApiError::Unavailable {
                 retry_after_secs: 2,
                 source,

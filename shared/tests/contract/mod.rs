@@ -9,8 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 use medichain::domain::audit::{AuditAction, AuditEvent};
 use medichain::domain::{Appointment, AppointmentStatus, Role};
 use medichain::ports::{
-    AppointmentStore, AuditLog, Directory, IdempotencyBegin, IdempotencyCompletion, IdempotencyKey,
-    IdempotencyStore, Page, PageRequest, Party, StoreError, StoredResponse, TimeRange,
+    AppointmentStore, AuditLog, BookingCap, Directory, IdempotencyBegin, IdempotencyCompletion,
+    IdempotencyKey, IdempotencyStore, Page, PageRequest, Party, StoreError, StoredResponse,
+    TimeRange,
 };
 
 use crate::support::{appointment, base_time, doctor, patient_profile, user};
@@ -52,9 +53,21 @@ macro_rules! contract_suite {
             find_reports_a_live_claim_without_taking_it,
             concurrent_bookings_with_one_key_book_once,
             a_booking_and_its_audit_event_are_written_together,
+            the_booking_cap_refuses_one_more_and_writes_nothing,
+            cancelled_and_past_appointments_do_not_count_towards_the_cap,
             a_refused_booking_leaves_its_idempotency_record_in_progress,
             concurrent_bookings_of_one_slot_yield_exactly_one,
             concurrent_first_requests_with_one_key_start_exactly_once,
+        );
+    };
+    // Cases that need transactions isolated from each other under concurrent requests. DynamoDB
+    // guarantees that (TransactWriteItems is serializable); moto does not: it checks and applies
+    // a transaction's items one by one without a lock and rolls a cancelled one back by restoring
+    // a copy of the whole table, so concurrent transactions on one item interleave there. Only a
+    // store whose test double isolates transactions runs these.
+    (isolated $fixture:path) => {
+        $crate::contract::contract_suite!(@cases $fixture;
+            concurrent_bookings_of_one_patient_stop_at_the_cap,
         );
     };
     (@cases $fixture:path; $($case:ident),* $(,)?) => {
@@ -909,14 +922,149 @@ pub async fn a_booking_and_its_audit_event_are_written_together<S: Store + Audit
         actor_role: Role::Patient,
         action: AuditAction::Booked,
     };
-    store.create_audited(&a, None, &booked(a.id)).await.unwrap();
+    store
+        .create_audited(&a, None, &booked(a.id), None)
+        .await
+        .unwrap();
     assert_eq!(store.audit_of(&a.id, 10).await.unwrap(), [booked(a.id)]);
     assert_eq!(store.get(&a.id).await.unwrap(), Some(a));
     // A refused booking leaves no trace in the trail either.
     let late = appointment("pat-2", "doc-1", t);
-    let refused = store.create_audited(&late, None, &booked(late.id)).await;
+    let refused = store
+        .create_audited(&late, None, &booked(late.id), None)
+        .await;
     assert!(matches!(refused, Err(StoreError::SlotTaken)), "{refused:?}");
     assert!(store.audit_of(&late.id, 10).await.unwrap().is_empty());
+}
+
+fn booked_by(a: &Appointment) -> AuditEvent {
+    AuditEvent {
+        appointment_id: a.id,
+        at: now(),
+        actor: a.patient_id.clone(),
+        actor_role: Role::Patient,
+        action: AuditAction::Booked,
+    }
+}
+
+/// Books `a` as the booking handler does: audited, under a cap of `max` at `at`.
+async fn book_capped<S: Store>(
+    store: &S,
+    a: &Appointment,
+    max: usize,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let cap = BookingCap { max, now: at };
+    store
+        .create_audited(a, None, &booked_by(a), Some(cap))
+        .await
+}
+
+pub async fn the_booking_cap_refuses_one_more_and_writes_nothing<S: Store + AuditLog>(store: &S) {
+    let t = base_time();
+    let hour = Duration::hours(1);
+    let held: Vec<_> = (0..3)
+        .map(|i| appointment("pat-1", "doc-1", t + hour * i))
+        .collect();
+    for a in &held {
+        book_capped(store, a, 3, now()).await.unwrap();
+    }
+    let fourth = appointment("pat-1", "doc-2", t);
+    let refused = book_capped(store, &fourth, 3, now()).await;
+    match refused {
+        Err(StoreError::BookingCapReached { next_free_at }) => {
+            assert_eq!(
+                next_free_at,
+                Some(held[0].end),
+                "the first to end frees room"
+            )
+        }
+        other => panic!("the fourth booking must hit the cap, got {other:?}"),
+    }
+    assert_eq!(store.get(&fourth.id).await.unwrap(), None);
+    assert!(store.audit_of(&fourth.id, 10).await.unwrap().is_empty());
+    assert!(
+        taken(store, "doc-2").await.is_empty(),
+        "no slot lock is left"
+    );
+    // A taken slot is what a capped patient hears about first.
+    let clash = appointment("pat-1", "doc-1", t);
+    let refused = book_capped(store, &clash, 3, now()).await;
+    assert!(matches!(refused, Err(StoreError::SlotTaken)), "{refused:?}");
+    // The cap is per patient.
+    book_capped(store, &appointment("pat-2", "doc-2", t), 3, now())
+        .await
+        .unwrap();
+}
+
+pub async fn cancelled_and_past_appointments_do_not_count_towards_the_cap<S: Store>(store: &S) {
+    let t = base_time();
+    let hour = Duration::hours(1);
+    let held: Vec<_> = (0..3)
+        .map(|i| appointment("pat-1", "doc-1", t + hour * i))
+        .collect();
+    for a in &held {
+        book_capped(store, a, 3, now()).await.unwrap();
+    }
+    let cancelled = held[1].cancelled(Role::Patient, Utc::now()).unwrap();
+    store.update(&held[1], &cancelled).await.unwrap();
+    let instead = appointment("pat-1", "doc-2", t);
+    book_capped(store, &instead, 3, now()).await.unwrap();
+    let refused = book_capped(store, &appointment("pat-1", "doc-2", t + hour), 3, now()).await;
+    assert!(
+        matches!(refused, Err(StoreError::BookingCapReached { .. })),
+        "three count again: {refused:?}"
+    );
+    // Once the first two are over, two more fit; the third is refused again.
+    let later = held[0].end.max(instead.end) + Duration::minutes(1);
+    for i in 3..5 {
+        book_capped(
+            store,
+            &appointment("pat-1", "doc-1", t + hour * i),
+            3,
+            later,
+        )
+        .await
+        .unwrap();
+    }
+    let refused = book_capped(
+        store,
+        &appointment("pat-1", "doc-1", t + hour * 5),
+        3,
+        later,
+    )
+    .await;
+    match refused {
+        Err(StoreError::BookingCapReached { next_free_at }) => {
+            assert_eq!(next_free_at, Some(held[2].end))
+        }
+        other => panic!("the cap must hold after the past ones are gone, got {other:?}"),
+    }
+}
+
+pub async fn concurrent_bookings_of_one_patient_stop_at_the_cap<S: Store>(store: &S) {
+    let t = base_time();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            let a = appointment("pat-1", "doc-1", t + Duration::hours(i));
+            tokio::spawn(async move { (book_capped(&store, &a, 3, now()).await, a) })
+        })
+        .collect();
+    let mut booked = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            (Ok(()), a) => booked.push(a),
+            (Err(StoreError::BookingCapReached { .. }), _) => {}
+            // DynamoDB may tell a loser of a transaction conflict to retry later.
+            (Err(StoreError::Unavailable(_)), _) => {}
+            (Err(other), _) => panic!("a refused booking must hit the cap, got {other:?}"),
+        }
+    }
+    assert_eq!(booked.len(), 3, "exactly the cap's worth of bookings win");
+    booked.sort_by_key(|a| a.start);
+    let listed = list_all(store, &Party::Patient(user("pat-1")), TimeRange::default()).await;
+    assert_eq!(listed, booked);
 }
 
 pub async fn a_refused_booking_leaves_its_idempotency_record_in_progress<S: Store>(store: &S) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -24,11 +24,14 @@ use crate::adapters::{parse_time, sortable_time};
 use crate::domain::audit::AuditEvent;
 use crate::domain::{Appointment, AppointmentId, UserId};
 use crate::ports::{
-    AppointmentStore, IdempotencyCompletion, Page, PageRequest, Party, StoreError, TimeRange,
+    AppointmentStore, BookingCap, IdempotencyCompletion, Page, PageRequest, Party, StoreError,
+    TimeRange,
 };
 
 const VERSION: &str = "version";
 const LOCK_OWNER: &str = "appointment_id";
+/// On the patient's `BOOKINGS` item: a string set of appointment ids that count towards the cap.
+const HELD: &str = "held";
 
 /// How often a transaction that lost a race with another in-flight transaction on the same items
 /// (`TransactionConflict`) is tried again before the caller is told to retry later. A second try
@@ -164,6 +167,84 @@ impl DynamoDbStore {
     }
 }
 
+impl DynamoDbStore {
+    /// The booking cap as one more item of the booking's transaction: adds the appointment's id
+    /// to the patient's `held` set on condition that the set has fewer than `max` ids. `ADD`
+    /// creates the item and the set on a patient's first booking. Ids are only ever added here;
+    /// those of appointments that are over or cancelled are taken out by [`Self::prune_held`],
+    /// and only when the condition fails, so the happy path reads nothing.
+    fn hold_for_patient(
+        &self,
+        a: &Appointment,
+        cap: BookingCap,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::user_pk(&a.patient_id), keys::BOOKINGS_SK)))
+            .update_expression("ADD #held :id SET #entity = :entity")
+            .condition_expression("attribute_not_exists(#held) OR size(#held) < :max")
+            .expression_attribute_names("#held", HELD)
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_values(":id", AttributeValue::Ss(vec![a.id.to_string()]))
+            .expression_attribute_values(":entity", s("booking_holds"))
+            .expression_attribute_values(":max", n(cap.max as u64))
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Takes the ids of appointments that no longer count (cancelled, over, gone) out of the
+    /// patient's `held` set, reading each appointment with a consistent read. Only those ids are
+    /// deleted (`DELETE` of set elements), so a booking that adds one meanwhile is kept. Returns
+    /// the ends of the appointments that still count, and whether any id was taken out.
+    async fn prune_held(
+        &self,
+        patient: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<DateTime<Utc>>, bool), StoreError> {
+        let holds_key = key(keys::user_pk(patient), keys::BOOKINGS_SK);
+        let held = match self.get_item(holds_key.clone()).await? {
+            Some(item) => match item.get(HELD) {
+                Some(AttributeValue::Ss(ids)) => ids.clone(),
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        let mut live = Vec::new();
+        let mut dead = Vec::new();
+        let mut found = std::collections::HashMap::new();
+        let appointment_keys = held
+            .iter()
+            .filter_map(|raw| AppointmentId::parse(raw).ok())
+            .map(|id| key(keys::appointment_pk(&id), keys::APPOINTMENT_SK))
+            .collect::<Vec<_>>();
+        for item in self.batch_get(appointment_keys).await? {
+            let a: Appointment = body_of(&item)?;
+            found.insert(a.id.to_string(), a);
+        }
+        for raw in held {
+            match found.get(&raw) {
+                Some(a) if a.holds_slot() && a.end > now => live.push(a.end),
+                _ => dead.push(raw),
+            }
+        }
+        if dead.is_empty() {
+            return Ok((live, false));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(holds_key))
+            .update_expression("DELETE #held :dead")
+            .expression_attribute_names("#held", HELD)
+            .expression_attribute_values(":dead", AttributeValue::Ss(dead))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok((live, true))
+    }
+}
+
 /// Where the previous page ended: the (start, id) of its last item, as the embedded store's.
 #[derive(Serialize, Deserialize)]
 struct Cursor {
@@ -198,6 +279,45 @@ impl DynamoDbStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
         audit: Option<&AuditEvent>,
+        cap: Option<BookingCap>,
+    ) -> Result<(), StoreError> {
+        let Some(cap) = cap else {
+            return self
+                .create_once(appointment, idempotency, audit, None)
+                .await;
+        };
+        match self
+            .create_once(appointment, idempotency, audit, Some(cap))
+            .await
+        {
+            Err(StoreError::BookingCapReached { .. }) => {}
+            other => return other,
+        }
+        // The set is full: take out what no longer counts, and try once more if that freed room.
+        let (live, pruned) = self.prune_held(&appointment.patient_id, cap.now).await?;
+        let refused = StoreError::BookingCapReached {
+            next_free_at: live.iter().min().copied(),
+        };
+        // Nothing taken out and still full: a refusal. (Room without pruning means another
+        // booking's prune freed it meanwhile.)
+        if !pruned && live.len() >= cap.max {
+            return Err(refused);
+        }
+        match self
+            .create_once(appointment, idempotency, audit, Some(cap))
+            .await
+        {
+            Err(StoreError::BookingCapReached { .. }) => Err(refused),
+            other => other,
+        }
+    }
+
+    async fn create_once(
+        &self,
+        appointment: &Appointment,
+        idempotency: Option<&IdempotencyCompletion>,
+        audit: Option<&AuditEvent>,
+        cap: Option<BookingCap>,
     ) -> Result<(), StoreError> {
         let mut items = Vec::new();
         let lock = appointment.holds_slot().then_some(items.len());
@@ -221,6 +341,11 @@ impl DynamoDbStore {
                 .map_err(build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
+        let mut held = None;
+        if let Some(cap) = cap {
+            held = Some(items.len());
+            items.push(self.hold_for_patient(appointment, cap)?);
+        }
         self.transact(items, |failed| {
             // The key first: the retry of a booking also finds its own slot lock. Then the lock:
             // a taken slot is what a racing patient must hear about.
@@ -228,6 +353,8 @@ impl DynamoDbStore {
                 StoreError::IdempotencyKeyInUse
             } else if lock.is_some_and(|i| failed[i]) {
                 StoreError::SlotTaken
+            } else if held.is_some_and(|i| failed[i]) {
+                StoreError::BookingCapReached { next_free_at: None }
             } else if failed[record] {
                 StoreError::AlreadyExists
             } else {
@@ -245,7 +372,7 @@ impl AppointmentStore for DynamoDbStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
     ) -> Result<(), StoreError> {
-        self.create_with(appointment, idempotency, None).await
+        self.create_with(appointment, idempotency, None, None).await
     }
 
     async fn create_audited(
@@ -253,8 +380,9 @@ impl AppointmentStore for DynamoDbStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
         audit: &AuditEvent,
+        cap: Option<BookingCap>,
     ) -> Result<(), StoreError> {
-        self.create_with(appointment, idempotency, Some(audit))
+        self.create_with(appointment, idempotency, Some(audit), cap)
             .await
     }
 

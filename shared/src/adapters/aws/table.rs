@@ -72,6 +72,9 @@ pub(crate) mod keys {
     pub const APPOINTMENT_SK: &str = "APPT";
     pub const PROFILE_SK: &str = "PROFILE";
     pub const IDEMPOTENCY_SK: &str = "IDEMP";
+    /// Beside a patient's profile (`USER#<id>`): the ids of the appointments that count towards
+    /// the booking cap, changed only inside booking transactions (see appointments.rs).
+    pub const BOOKINGS_SK: &str = "BOOKINGS";
     /// Every doctor of the directory lives in this one partition, so listing them is one Query.
     /// The directory is small and read-mostly, far from a partition's limits.
     pub const DIRECTORY_PK: &str = "DIRECTORY#DOCTORS";

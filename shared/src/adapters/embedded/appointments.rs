@@ -12,9 +12,11 @@ use super::{
 };
 use crate::adapters::{parse_time, sortable_time};
 use crate::domain::audit::AuditEvent;
+use crate::domain::doctor::SlotRules;
 use crate::domain::{Appointment, AppointmentId, UserId};
 use crate::ports::{
-    AppointmentStore, IdempotencyCompletion, Page, PageRequest, Party, StoreError, TimeRange,
+    AppointmentStore, BookingCap, IdempotencyCompletion, Page, PageRequest, Party, StoreError,
+    TimeRange,
 };
 
 /// Where the previous page ended: the (start, id) of its last item.
@@ -50,6 +52,7 @@ impl EmbeddedStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
         audit: Option<&AuditEvent>,
+        cap: Option<BookingCap>,
     ) -> Result<(), StoreError> {
         let a = appointment.clone();
         let body = to_json(&a)?;
@@ -64,7 +67,8 @@ impl EmbeddedStore {
                 }
             }
             if a.holds_slot() {
-                tx.execute(
+                super::exec(
+                    &*tx,
                     "INSERT INTO slot_locks (doctor_id, start, appointment_id) VALUES (?1, ?2, ?3)",
                     params![
                         a.doctor_id.to_string(),
@@ -80,7 +84,13 @@ impl EmbeddedStore {
                     }
                 })?;
             }
-            tx.execute(
+            // After the lock, so that a taken slot is what a racing patient hears about; inside
+            // the transaction (SQLite holds the write lock), so two bookings cannot both pass.
+            if let Some(cap) = cap {
+                check_cap(&tx, &a.patient_id, cap)?;
+            }
+            super::exec(
+                &*tx,
                 "INSERT INTO appointments (id, patient_id, doctor_id, start, version, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -111,6 +121,38 @@ impl EmbeddedStore {
     }
 }
 
+/// `BookingCapReached` when the patient holds `cap.max` upcoming appointments already. An
+/// appointment lasts at most [`SlotRules::MAX_SLOT_MINUTES`], so one that started longer ago than
+/// that is over and the index on (patient, start) bounds the read.
+fn check_cap(
+    tx: &rusqlite::Connection,
+    patient: &UserId,
+    cap: BookingCap,
+) -> Result<(), StoreError> {
+    let since = cap.now - chrono::Duration::minutes(i64::from(SlotRules::MAX_SLOT_MINUTES));
+    let mut stmt = tx
+        .prepare_cached("SELECT body FROM appointments WHERE patient_id = ?1 AND start >= ?2")
+        .map_err(internal)?;
+    let bodies = stmt
+        .query_map(params![patient.to_string(), sortable_time(since)], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(internal)?;
+    let mut ends = Vec::new();
+    for body in bodies {
+        let held: Appointment = from_json(&body.map_err(internal)?)?;
+        if held.holds_slot() && held.end > cap.now {
+            ends.push(held.end);
+        }
+    }
+    if ends.len() < cap.max {
+        return Ok(());
+    }
+    Err(StoreError::BookingCapReached {
+        next_free_at: ends.into_iter().min(),
+    })
+}
+
 #[async_trait]
 impl AppointmentStore for EmbeddedStore {
     async fn create(
@@ -118,7 +160,7 @@ impl AppointmentStore for EmbeddedStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
     ) -> Result<(), StoreError> {
-        self.create_with(appointment, idempotency, None).await
+        self.create_with(appointment, idempotency, None, None).await
     }
 
     async fn create_audited(
@@ -126,8 +168,9 @@ impl AppointmentStore for EmbeddedStore {
         appointment: &Appointment,
         idempotency: Option<&IdempotencyCompletion>,
         audit: &AuditEvent,
+        cap: Option<BookingCap>,
     ) -> Result<(), StoreError> {
-        self.create_with(appointment, idempotency, Some(audit))
+        self.create_with(appointment, idempotency, Some(audit), cap)
             .await
     }
 
@@ -160,14 +203,14 @@ impl AppointmentStore for EmbeddedStore {
             }
             let moved = prev.start != next.start;
             if prev.holds_slot() && (moved || !next.holds_slot()) {
-                tx.execute(
+                super::exec(&*tx,
                     "DELETE FROM slot_locks WHERE doctor_id = ?1 AND start = ?2 AND appointment_id = ?3",
                     params![prev.doctor_id.to_string(), sortable_time(prev.start), prev.id.to_string()],
                 )
                 .map_err(internal)?;
             }
             if next.holds_slot() && (moved || !prev.holds_slot()) {
-                tx.execute(
+                super::exec(&*tx,
                     "INSERT INTO slot_locks (doctor_id, start, appointment_id) VALUES (?1, ?2, ?3)",
                     params![next.doctor_id.to_string(), sortable_time(next.start), next.id.to_string()],
                 )
