@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! medichain-bench --bin-dir DIR [--arm64-dir DIR] [--quick] [--out FILE] [--only a,b]
+//!                 [--cold-only | --load-only]
 //! ```
 //!
 //! `--bin-dir` holds the function binaries, `bench-hello`, `bench-lambda` and `medichain-local`,
@@ -78,6 +79,8 @@ struct Args {
     env: BTreeMap<String, String>,
     /// Only the cold starts (`--cold-only`), for quick experiments on init.
     cold_only: bool,
+    /// Only the local server's load (`--load-only`), for experiments on the embedded store.
+    load_only: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -90,6 +93,7 @@ fn parse_args() -> anyhow::Result<Args> {
         only: None,
         env: BTreeMap::new(),
         cold_only: false,
+        load_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -102,6 +106,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--only" => args.only = Some(value()?.split(',').map(str::to_owned).collect()),
             "--quick" => args.quick = true,
             "--cold-only" => args.cold_only = true,
+            "--load-only" => args.load_only = true,
             "--env" => {
                 let pair = value()?;
                 let (k, v) = pair.split_once('=').context("--env takes NAME=VALUE")?;
@@ -167,6 +172,13 @@ async fn main() -> anyhow::Result<()> {
     };
     let started = std::time::Instant::now();
 
+    if args.load_only {
+        eprintln!("== local server load");
+        local_load(&args, &plan, &work, &mut table).await?;
+        println!("{}", table.markdown());
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(());
+    }
     eprintln!("== cold starts ({} runs each)", plan.cold_runs);
     cold_starts(&args, &plan, &functions, &work, &mut table).await?;
     if args.cold_only {

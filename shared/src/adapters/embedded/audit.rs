@@ -13,10 +13,11 @@ use crate::ports::{AuditLog, QuotaKind, StoreError, UsageQuota};
 
 /// Writes one audit event inside the caller's transaction (a booking writes its own this way).
 pub(super) fn insert_event(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    super::exec(
+        &*tx,
         "INSERT INTO audit_events (appointment_id, at, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![
             event.appointment_id.to_string(),
@@ -99,7 +100,7 @@ impl UsageQuota for EmbeddedStore {
             if used >= limit {
                 return Ok(false);
             }
-            tx.execute(
+            super::exec(&*tx,
                 "INSERT INTO usage_quota (user_id, kind, day, used, expires_at) VALUES (?1, ?2, ?3, 1, ?4)
                  ON CONFLICT (user_id, kind, day) DO UPDATE SET used = used + 1",
                 params![user, kind, day, expires],

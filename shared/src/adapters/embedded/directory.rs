@@ -30,7 +30,8 @@ impl Directory for EmbeddedStore {
     async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError> {
         let (id, name, body) = (doctor.id.to_string(), doctor.name.clone(), to_json(doctor)?);
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "INSERT INTO doctors (id, name, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, body = excluded.body",
                 params![id, name, body],
@@ -56,7 +57,8 @@ impl Directory for EmbeddedStore {
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
         let (id, body) = (user.id.to_string(), to_json(user)?);
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "INSERT INTO users (id, body) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 params![id, body],

@@ -73,8 +73,12 @@ impl EmbeddedStore {
     /// Removes a handled change from the feed.
     pub async fn ack_change(&self, seq: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
-            conn.execute("DELETE FROM appointment_changes WHERE seq = ?1", [seq])
-                .map_err(internal)?;
+            super::exec(
+                &*conn,
+                "DELETE FROM appointment_changes WHERE seq = ?1",
+                [seq],
+            )
+            .map_err(internal)?;
             Ok(())
         })
         .await
@@ -83,7 +87,8 @@ impl EmbeddedStore {
     /// Counts a failed attempt at a change (it stays first in the feed).
     pub async fn retry_change(&self, seq: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "UPDATE appointment_changes SET attempts = attempts + 1 WHERE seq = ?1",
                 [seq],
             )
@@ -147,7 +152,7 @@ impl EmbeddedStore {
             r.version as i64,
         );
         self.run(move |conn| {
-            conn.execute(
+            super::exec(&*conn,
                 "DELETE FROM scheduled_reminders WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![id, kind, version],
             )
@@ -170,7 +175,8 @@ impl EmbeddedStore {
             sortable_time(next),
         );
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "UPDATE scheduled_reminders SET attempts = attempts + 1, next_attempt_at = ?4
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![id, kind, version, next],
@@ -198,7 +204,7 @@ impl ReminderScheduler for EmbeddedStore {
             sortable_time(at),
         );
         self.run(move |conn| {
-            conn.execute(
+            super::exec(&*conn,
                 "INSERT INTO scheduled_reminders (appointment_id, kind, version, due_at, next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (appointment_id, kind) DO NOTHING",
                 params![id, kind, version, at],
@@ -217,7 +223,8 @@ impl ReminderScheduler for EmbeddedStore {
     ) -> Result<(), OutboundError> {
         let (id, kind) = (appointment_id.to_string(), kind.as_str());
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "DELETE FROM scheduled_reminders WHERE appointment_id = ?1 AND kind = ?2",
                 params![id, kind],
             )

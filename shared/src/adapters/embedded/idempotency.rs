@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, OptionalExtension};
 
 use super::{internal, EmbeddedStore};
 use crate::adapters::sortable_time;
@@ -79,7 +79,7 @@ impl IdempotencyStore for EmbeddedStore {
                 .and_then(|r| r.judge(&fp, &sortable_time(now)))
                 .unwrap_or(IdempotencyBegin::Started);
             if outcome == IdempotencyBegin::Started {
-                tx.execute(
+                super::exec(&*tx,
                     "INSERT INTO idempotency (user_id, key, fingerprint, status, lease_until, expires_at)
                      VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5)
                      ON CONFLICT (user_id, key) DO UPDATE SET
@@ -118,7 +118,7 @@ impl IdempotencyStore for EmbeddedStore {
     async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         let (user, k) = (key.user.to_string(), key.key.clone());
         self.run(move |conn| {
-            conn.execute(
+            super::exec(&*conn,
                 "DELETE FROM idempotency WHERE user_id = ?1 AND key = ?2 AND status = 'in_progress'",
                 params![user, k],
             )
@@ -132,7 +132,7 @@ impl IdempotencyStore for EmbeddedStore {
 /// Whether a live record of another request holds `done`'s key, inside the caller's transaction:
 /// a completed one, or one in progress with another fingerprint (see `AppointmentStore::create`).
 pub(super) fn held_by_another(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     done: &IdempotencyCompletion,
 ) -> Result<bool, StoreError> {
     let now = sortable_time(done.requested_at);
@@ -143,10 +143,11 @@ pub(super) fn held_by_another(
 
 /// Marks the record completed with its response, inside the caller's transaction.
 pub(super) fn complete(
-    tx: &Transaction<'_>,
+    tx: &rusqlite::Connection,
     done: &IdempotencyCompletion,
 ) -> Result<(), StoreError> {
-    tx.execute(
+    super::exec(
+        &*tx,
         "INSERT INTO idempotency (user_id, key, fingerprint, status, lease_until, expires_at,
                                   response_status, response_body)
          VALUES (?1, ?2, ?3, 'completed', ?4, ?4, ?5, ?6)

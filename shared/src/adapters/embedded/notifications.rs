@@ -56,7 +56,8 @@ impl NotificationStore for EmbeddedStore {
             // All or none, as the caller retries the whole batch after a failure.
             let tx = conn.transaction().map_err(internal)?;
             for (user, id, read, body) in &rows {
-                tx.execute(
+                super::exec(
+                    &*tx,
                     "INSERT INTO notifications (user_id, id, read, body) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (user_id, id) DO NOTHING",
                     params![user, id, read, body],
@@ -157,7 +158,8 @@ impl ProfileStore for EmbeddedStore {
         let (id, body) = (profile.id.to_string(), to_json(profile)?);
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            tx.execute(
+            super::exec(
+                &*tx,
                 "INSERT INTO users (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
                 params![id, body],
             )
@@ -184,7 +186,8 @@ impl DeviceRegistry for EmbeddedStore {
         );
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            tx.execute(
+            super::exec(
+                &*tx,
                 "INSERT INTO devices (user_id, id, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (user_id, id) DO NOTHING",
                 params![user, id, body],
@@ -280,7 +283,7 @@ impl ReminderGate for EmbeddedStore {
                 _ => GateClaim::Claimed,
             };
             if claim == GateClaim::Claimed {
-                tx.execute(
+                super::exec(&*tx,
                     "INSERT INTO reminder_gates (appointment_id, kind, version, status, lease_until, expires_at)
                      VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5)
                      ON CONFLICT (appointment_id, kind, version) DO UPDATE SET
@@ -299,7 +302,8 @@ impl ReminderGate for EmbeddedStore {
     async fn mark_reminder_sent(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {
         let (appointment, kind, version) = gate_key(reminder);
         self.run(move |conn| {
-            conn.execute(
+            super::exec(
+                &*conn,
                 "UPDATE reminder_gates SET status = 'sent'
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![appointment, kind, version],
@@ -313,7 +317,7 @@ impl ReminderGate for EmbeddedStore {
     async fn release_reminder(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {
         let (appointment, kind, version) = gate_key(reminder);
         self.run(move |conn| {
-            conn.execute(
+            super::exec(&*conn,
                 "DELETE FROM reminder_gates
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3 AND status = 'in_progress'",
                 params![appointment, kind, version],
