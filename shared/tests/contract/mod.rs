@@ -1042,6 +1042,8 @@ pub async fn cancelled_and_past_appointments_do_not_count_towards_the_cap<S: Sto
     }
 }
 
+// Run by `contract_suite!(isolated ...)` only, which the DynamoDB binary does not invoke.
+#[allow(dead_code)]
 pub async fn concurrent_bookings_of_one_patient_stop_at_the_cap<S: Store>(store: &S) {
     let t = base_time();
     let tasks: Vec<_> = (0..8)

@@ -68,7 +68,7 @@ impl EmbeddedStore {
             }
             if a.holds_slot() {
                 super::exec(
-                    &*tx,
+                    &tx,
                     "INSERT INTO slot_locks (doctor_id, start, appointment_id) VALUES (?1, ?2, ?3)",
                     params![
                         a.doctor_id.to_string(),
@@ -90,7 +90,7 @@ impl EmbeddedStore {
                 check_cap(&tx, &a.patient_id, cap)?;
             }
             super::exec(
-                &*tx,
+                &tx,
                 "INSERT INTO appointments (id, patient_id, doctor_id, start, version, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
@@ -203,14 +203,14 @@ impl AppointmentStore for EmbeddedStore {
             }
             let moved = prev.start != next.start;
             if prev.holds_slot() && (moved || !next.holds_slot()) {
-                super::exec(&*tx,
+                super::exec(&tx,
                     "DELETE FROM slot_locks WHERE doctor_id = ?1 AND start = ?2 AND appointment_id = ?3",
                     params![prev.doctor_id.to_string(), sortable_time(prev.start), prev.id.to_string()],
                 )
                 .map_err(internal)?;
             }
             if next.holds_slot() && (moved || !prev.holds_slot()) {
-                super::exec(&*tx,
+                super::exec(&tx,
                     "INSERT INTO slot_locks (doctor_id, start, appointment_id) VALUES (?1, ?2, ?3)",
                     params![next.doctor_id.to_string(), sortable_time(next.start), next.id.to_string()],
                 )

@@ -17,7 +17,7 @@ pub(super) fn insert_event(
     event: &AuditEvent,
 ) -> Result<(), StoreError> {
     super::exec(
-        &*tx,
+        tx,
         "INSERT INTO audit_events (appointment_id, at, body, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![
             event.appointment_id.to_string(),
@@ -100,7 +100,7 @@ impl UsageQuota for EmbeddedStore {
             if used >= limit {
                 return Ok(false);
             }
-            super::exec(&*tx,
+            super::exec(&tx,
                 "INSERT INTO usage_quota (user_id, kind, day, used, expires_at) VALUES (?1, ?2, ?3, 1, ?4)
                  ON CONFLICT (user_id, kind, day) DO UPDATE SET used = used + 1",
                 params![user, kind, day, expires],

@@ -31,7 +31,7 @@ impl Directory for EmbeddedStore {
         let (id, name, body) = (doctor.id.to_string(), doctor.name.clone(), to_json(doctor)?);
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "INSERT INTO doctors (id, name, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, body = excluded.body",
                 params![id, name, body],
@@ -58,7 +58,7 @@ impl Directory for EmbeddedStore {
         let (id, body) = (user.id.to_string(), to_json(user)?);
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "INSERT INTO users (id, body) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET body = excluded.body",
                 params![id, body],

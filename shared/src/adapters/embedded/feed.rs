@@ -74,7 +74,7 @@ impl EmbeddedStore {
     pub async fn ack_change(&self, seq: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "DELETE FROM appointment_changes WHERE seq = ?1",
                 [seq],
             )
@@ -88,7 +88,7 @@ impl EmbeddedStore {
     pub async fn retry_change(&self, seq: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "UPDATE appointment_changes SET attempts = attempts + 1 WHERE seq = ?1",
                 [seq],
             )
@@ -152,7 +152,7 @@ impl EmbeddedStore {
             r.version as i64,
         );
         self.run(move |conn| {
-            super::exec(&*conn,
+            super::exec(conn,
                 "DELETE FROM scheduled_reminders WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![id, kind, version],
             )
@@ -176,7 +176,7 @@ impl EmbeddedStore {
         );
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "UPDATE scheduled_reminders SET attempts = attempts + 1, next_attempt_at = ?4
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![id, kind, version, next],
@@ -204,7 +204,7 @@ impl ReminderScheduler for EmbeddedStore {
             sortable_time(at),
         );
         self.run(move |conn| {
-            super::exec(&*conn,
+            super::exec(conn,
                 "INSERT INTO scheduled_reminders (appointment_id, kind, version, due_at, next_attempt_at)
                  VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (appointment_id, kind) DO NOTHING",
                 params![id, kind, version, at],
@@ -224,7 +224,7 @@ impl ReminderScheduler for EmbeddedStore {
         let (id, kind) = (appointment_id.to_string(), kind.as_str());
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "DELETE FROM scheduled_reminders WHERE appointment_id = ?1 AND kind = ?2",
                 params![id, kind],
             )

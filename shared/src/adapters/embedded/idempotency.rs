@@ -79,7 +79,7 @@ impl IdempotencyStore for EmbeddedStore {
                 .and_then(|r| r.judge(&fp, &sortable_time(now)))
                 .unwrap_or(IdempotencyBegin::Started);
             if outcome == IdempotencyBegin::Started {
-                super::exec(&*tx,
+                super::exec(&tx,
                     "INSERT INTO idempotency (user_id, key, fingerprint, status, lease_until, expires_at)
                      VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5)
                      ON CONFLICT (user_id, key) DO UPDATE SET
@@ -118,7 +118,7 @@ impl IdempotencyStore for EmbeddedStore {
     async fn release(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
         let (user, k) = (key.user.to_string(), key.key.clone());
         self.run(move |conn| {
-            super::exec(&*conn,
+            super::exec(conn,
                 "DELETE FROM idempotency WHERE user_id = ?1 AND key = ?2 AND status = 'in_progress'",
                 params![user, k],
             )
@@ -147,7 +147,7 @@ pub(super) fn complete(
     done: &IdempotencyCompletion,
 ) -> Result<(), StoreError> {
     super::exec(
-        &*tx,
+        tx,
         "INSERT INTO idempotency (user_id, key, fingerprint, status, lease_until, expires_at,
                                   response_status, response_body)
          VALUES (?1, ?2, ?3, 'completed', ?4, ?4, ?5, ?6)

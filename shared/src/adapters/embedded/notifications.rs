@@ -57,7 +57,7 @@ impl NotificationStore for EmbeddedStore {
             let tx = conn.transaction().map_err(internal)?;
             for (user, id, read, body) in &rows {
                 super::exec(
-                    &*tx,
+                    &tx,
                     "INSERT INTO notifications (user_id, id, read, body) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (user_id, id) DO NOTHING",
                     params![user, id, read, body],
@@ -159,7 +159,7 @@ impl ProfileStore for EmbeddedStore {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
             super::exec(
-                &*tx,
+                &tx,
                 "INSERT INTO users (id, body) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
                 params![id, body],
             )
@@ -187,7 +187,7 @@ impl DeviceRegistry for EmbeddedStore {
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
             super::exec(
-                &*tx,
+                &tx,
                 "INSERT INTO devices (user_id, id, body) VALUES (?1, ?2, ?3)
                  ON CONFLICT (user_id, id) DO NOTHING",
                 params![user, id, body],
@@ -283,7 +283,7 @@ impl ReminderGate for EmbeddedStore {
                 _ => GateClaim::Claimed,
             };
             if claim == GateClaim::Claimed {
-                super::exec(&*tx,
+                super::exec(&tx,
                     "INSERT INTO reminder_gates (appointment_id, kind, version, status, lease_until, expires_at)
                      VALUES (?1, ?2, ?3, 'in_progress', ?4, ?5)
                      ON CONFLICT (appointment_id, kind, version) DO UPDATE SET
@@ -303,7 +303,7 @@ impl ReminderGate for EmbeddedStore {
         let (appointment, kind, version) = gate_key(reminder);
         self.run(move |conn| {
             super::exec(
-                &*conn,
+                conn,
                 "UPDATE reminder_gates SET status = 'sent'
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
                 params![appointment, kind, version],
@@ -317,7 +317,7 @@ impl ReminderGate for EmbeddedStore {
     async fn release_reminder(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {
         let (appointment, kind, version) = gate_key(reminder);
         self.run(move |conn| {
-            super::exec(&*conn,
+            super::exec(conn,
                 "DELETE FROM reminder_gates
                  WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3 AND status = 'in_progress'",
                 params![appointment, kind, version],

@@ -72,7 +72,7 @@ impl EmbeddedOutbox {
         );
         self.store
             .run(move |conn| {
-                super::exec(&*conn,
+                super::exec(conn,
                     "INSERT INTO message_outbox (channel, recipient, address, text, appointment_id, kind, sent_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     params![channel, row.0, address, row.1, row.2, row.3, row.4],
@@ -203,7 +203,7 @@ impl EventPublisher for EmbeddedOutbox {
             .run(move |conn| {
                 let tx = conn.transaction().map_err(internal)?;
                 for (event_id, name, appointment_id, detail) in rows {
-                    super::exec(&*tx,
+                    super::exec(&tx,
                         "INSERT INTO domain_events (event_id, name, appointment_id, detail, published_at)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![event_id, name, appointment_id, detail, now],
