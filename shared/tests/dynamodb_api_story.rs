@@ -1,20 +1,14 @@
 //! The API story (book with an idempotency key, replay, list, reschedule, book again, cancel) on
 //! the DynamoDB store against moto, wired as the Lambda functions wire it, watching what the
 //! adapter sends: every user query is a key or index lookup (no `Scan` anywhere), a booking is
-//! exactly one `TransactWriteItems` (with its audit event) after the cap's count. Then the table
+//! exactly one `TransactWriteItems` (with its audit event and the booking cap) and no read. Then the table
 //! is read with boto3, not with our code, and holds exactly the items the story implies.
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use http::StatusCode;
 use medichain::adapters::aws::DynamoDbStore;
 use medichain::api::Deps;
@@ -23,47 +17,8 @@ use medichain::ports::Directory;
 use serde_json::Value;
 
 use support::api::{assert_status, book, call, doctor_caller, future_slot, json_of, patient};
+use support::ops::{ops, OperationCounter};
 use support::{doctor, moto, patient_profile};
-
-/// Counts operations (not attempts: retries of one operation count once) by name.
-#[derive(Debug, Clone, Default)]
-struct OperationCounter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl OperationCounter {
-    /// The operations since the last call, by name.
-    fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().expect("counter lock"))
-    }
-}
-
-impl Intercept for OperationCounter {
-    fn name(&self) -> &'static str {
-        "OperationCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_else(|| "unknown".to_owned());
-        *self
-            .0
-            .lock()
-            .map_err(|_| "counter lock poisoned")?
-            .entry(name)
-            .or_default() += 1;
-        Ok(())
-    }
-}
-
-fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
 
 /// Every item of `table`, read by boto3 (DynamoDB JSON), independent of the adapter.
 fn items_read_by_boto3(table: &str) -> Vec<Value> {

@@ -6,16 +6,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::Client;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
-use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use chrono::{DateTime, Duration, Utc};
 use medichain::adapters::aws::DynamoDbStore;
 use medichain::clock::Clock;
@@ -29,47 +24,8 @@ use medichain::ports::{
     Notifier, OutboundError, PageRequest, PushOutcome, ReminderScheduler,
 };
 use medichain::side_effects::{handle_change, send_reminder, EffectDeps, ReminderOutcome};
+use support::ops::{ops, OperationCounter};
 use support::{appointment, base_time, moto, patient_profile, user};
-
-/// Counts operations (not attempts: retries of one operation count once) by name.
-#[derive(Debug, Clone, Default)]
-struct OperationCounter(Arc<Mutex<BTreeMap<String, usize>>>);
-
-impl OperationCounter {
-    /// The operations since the last call, by name.
-    fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().expect("counter lock"))
-    }
-}
-
-impl Intercept for OperationCounter {
-    fn name(&self) -> &'static str {
-        "OperationCounter"
-    }
-
-    fn read_before_serialization(
-        &self,
-        _context: &BeforeSerializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let name = cfg
-            .load::<Metadata>()
-            .map(|m| m.name().to_owned())
-            .unwrap_or_else(|| "unknown".to_owned());
-        *self
-            .0
-            .lock()
-            .map_err(|_| "counter lock poisoned")?
-            .entry(name)
-            .or_default() += 1;
-        Ok(())
-    }
-}
-
-fn ops(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
-}
 
 struct FixedClock(DateTime<Utc>);
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod moto;
+pub mod ops;
 
 use std::any::Any;
 
