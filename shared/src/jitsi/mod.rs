@@ -9,17 +9,18 @@
 //! - `self_hosted`: a Jitsi Meet with Prosody `token_verification`: HS256 with the shared app
 //!   secret, `iss` = app id, `aud` = app id (or configured), `sub` = the Jitsi domain.
 
+pub mod jwt;
 pub mod secret;
 
 use std::fmt;
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::domain::call::JoinWindow;
 use crate::domain::{InvalidValue, JitsiSettings, RoomName, UserId};
+use jwt::SigningKey;
 use secret::{FetchedSecrets, SecretSource};
 
 /// The JaaS meeting domain.
@@ -221,8 +222,13 @@ impl JitsiAuthSettings {
                 features,
             } => {
                 let pem = private_key.resolve("JAAS_PRIVATE_KEY", fetched)?;
-                let key = EncodingKey::from_rsa_pem(pem.expose()).map_err(|_| {
-                    InvalidValue::new("JAAS_PRIVATE_KEY", "must be an RSA private key in PEM form")
+                // The reason names the problem only, never the key's content.
+                let key = SigningKey::rs256_from_pem(pem.expose()).map_err(|e| {
+                    tracing::error!(reason = %e, "the JaaS private key was refused");
+                    InvalidValue::new(
+                        "JAAS_PRIVATE_KEY",
+                        "must be an RSA private key (2048-4096 bits) in PEM form, PKCS#8 or PKCS#1",
+                    )
                 })?;
                 JitsiAuth::Jaas(Arc::new(JaasIssuer {
                     app_id: app_id.clone(),
@@ -247,11 +253,11 @@ impl JitsiAuthSettings {
                     app_id: app_id.clone(),
                     audience: audience.clone(),
                     subject: domain.domain().to_owned(),
-                    key: EncodingKey::from_secret(secret.expose()),
+                    key: SigningKey::hs256(secret.expose()),
                 }))
             }
         };
-        // A probe signature: the RSA key parses lazily in some backends.
+        // A probe signature, so that a key which parses but cannot sign fails here.
         let probe = JitsiUser {
             id: UserId::parse("probe").map_err(|e| InvalidValue::new("JITSI_AUTH", e.reason))?,
             name: "probe".into(),
@@ -293,7 +299,7 @@ pub struct RoomAccess {
 pub struct JaasIssuer {
     app_id: String,
     kid: String,
-    key: EncodingKey,
+    key: SigningKey,
     features: Features,
 }
 
@@ -301,7 +307,7 @@ pub struct SelfHostedIssuer {
     app_id: String,
     audience: String,
     subject: String,
-    key: EncodingKey,
+    key: SigningKey,
 }
 
 /// The resolved token mode, holding key material. Its `Debug` names the mode and ids only.
@@ -323,7 +329,7 @@ pub enum TokenError {
     #[error("the Jitsi key in SSM parameter(s) {0:?} was not loaded at cold start")]
     Unloaded(Vec<String>),
     #[error("signing the Jitsi token failed")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    Sign(#[from] jwt::SignError),
 }
 
 impl fmt::Debug for JitsiAuth {
@@ -427,13 +433,10 @@ impl JitsiAuth {
                         "features": j.features.claims(user.moderator),
                     }),
                 };
-                let mut header = Header::new(Algorithm::RS256);
-                header.kid = Some(j.kid.clone());
-                header.typ = Some("JWT".into());
                 Ok(RoomAccess {
                     domain: jitsi.domain().to_owned(),
                     room: format!("{}/{}", j.app_id, room),
-                    token: Some(jsonwebtoken::encode(&header, &claims, &j.key)?),
+                    token: Some(j.key.sign(Some(&j.kid), &claims)?),
                     lobby: true,
                 })
             }
@@ -456,12 +459,10 @@ impl JitsiAuth {
                         }
                     }),
                 };
-                let mut header = Header::new(Algorithm::HS256);
-                header.typ = Some("JWT".into());
                 Ok(RoomAccess {
                     domain: jitsi.domain().to_owned(),
                     room: room.to_string(),
-                    token: Some(jsonwebtoken::encode(&header, &claims, &s.key)?),
+                    token: Some(s.key.sign(None, &claims)?),
                     lobby: true,
                 })
             }
@@ -475,44 +476,41 @@ pub(crate) mod tests {
     use std::process::Command;
 
     use chrono::{DateTime, TimeZone as _, Utc};
-    use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
+    use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, Validation};
 
     use super::*;
 
     /// A fresh 2048-bit RSA key pair in PEM (private PKCS#8, public SPKI), made with the openssl
     /// command at test time so no private key is ever committed.
     pub(crate) fn rsa_key_pair() -> (String, String) {
+        let private = openssl_key(&["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"]);
         let dir = tempfile::tempdir().unwrap();
-        let private = dir.path().join("private.pem");
-        let public = dir.path().join("public.pem");
-        let run = |args: &[&str]| {
-            let out = Command::new("openssl")
-                .args(args)
-                .output()
-                .expect("the openssl command is needed to make test keys");
-            assert!(out.status.success(), "openssl {args:?} failed");
-        };
-        run(&[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            private.to_str().unwrap(),
-        ]);
-        run(&[
-            "pkey",
-            "-in",
-            private.to_str().unwrap(),
-            "-pubout",
-            "-out",
-            public.to_str().unwrap(),
-        ]);
-        (
-            std::fs::read_to_string(private).unwrap(),
-            std::fs::read_to_string(public).unwrap(),
-        )
+        let path = dir.path().join("private.pem");
+        std::fs::write(&path, &private).unwrap();
+        let public = openssl(&["pkey", "-in", path.to_str().unwrap(), "-pubout"]);
+        (private, public)
+    }
+
+    /// The same RSA key in PKCS#1 PEM (`-----BEGIN RSA PRIVATE KEY-----`).
+    pub(crate) fn to_pkcs1(pkcs8: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.pem");
+        std::fs::write(&path, pkcs8).unwrap();
+        openssl(&["pkey", "-in", path.to_str().unwrap(), "-traditional"])
+    }
+
+    /// A fresh private key in PKCS#8 PEM: `openssl genpkey <args>`.
+    pub(crate) fn openssl_key(args: &[&str]) -> String {
+        openssl(&[&["genpkey"], args].concat())
+    }
+
+    fn openssl(args: &[&str]) -> String {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("the openssl command is needed to make test keys");
+        assert!(out.status.success(), "openssl {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
     }
 
     const APP_ID: &str = "vpaas-magic-cookie-0123456789abcdef0123456789abcdef";
@@ -879,6 +877,43 @@ pub(crate) mod tests {
             assert_eq!(err.field, field, "{env:?}");
             assert!(!err.to_string().contains("s3cr3t"), "{err}");
         }
+    }
+
+    #[test]
+    fn pkcs1_keys_are_accepted_and_short_keys_fail_at_start() {
+        let (private, public) = rsa_key_pair();
+        let env = |key: &str| {
+            settings(&[
+                ("JITSI_AUTH", "jaas"),
+                ("JAAS_APP_ID", APP_ID),
+                ("JAAS_KEY_ID", "k1"),
+                ("JAAS_PRIVATE_KEY", key),
+            ])
+        };
+        let (jitsi, auth) = env(&to_pkcs1(&private)).unwrap();
+        let room = RoomName::mint();
+        let token = auth
+            .access(&jitsi, &room, &user("u", false), window())
+            .unwrap()
+            .token
+            .unwrap();
+        let key = DecodingKey::from_rsa_pem(public.as_bytes()).unwrap();
+        let verified = verify_as_jitsi(
+            &token,
+            &key,
+            Algorithm::RS256,
+            "jitsi",
+            "chat",
+            APP_ID,
+            room.as_str(),
+            t(10, 0),
+        );
+        assert!(verified.is_ok(), "{verified:?}");
+        // ring signs with 2048-4096-bit keys only: a 1024-bit key is a clear start-up error.
+        let short = openssl_key(&["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"]);
+        let err = env(&short).unwrap_err();
+        assert_eq!(err.field, "JAAS_PRIVATE_KEY");
+        assert!(err.to_string().contains("2048-4096 bits"), "{err}");
     }
 
     #[test]
