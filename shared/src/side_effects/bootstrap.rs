@@ -3,7 +3,11 @@
 //! (DynamoDB, EventBridge Scheduler, SNS, EventBridge). A missing or malformed setting fails here,
 //! once, never per event. The variables are listed in [`crate::config::reminders`].
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+use aws_types::SdkConfig;
 
 use super::EffectDeps;
 use crate::adapters::aws::eventbridge::EventBridgePublisher;
@@ -51,26 +55,51 @@ impl ReminderScheduler for NoScheduling {
     }
 }
 
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// The side effects' dependencies for `function`, from the environment.
-pub async fn effect_deps(function: EffectFunction) -> Result<EffectDeps, BootError> {
-    let get = |name: &str| std::env::var(name).ok();
-    let app = AppConfig::from_lookup(get)?;
+///
+/// Each arm builds a different future type, and this wrapper is inlined into each `main`, where
+/// `function` is a constant: the match folds at compile time and `send-reminder` links neither
+/// the Scheduler client nor its adapter (103 KB arm64, docs/performance.md). A run-time
+/// choice inside one function kept both in both binaries.
+#[inline(always)]
+pub fn effect_deps(
+    function: EffectFunction,
+) -> Pin<Box<dyn Future<Output = Result<EffectDeps, BootError>>>> {
+    match function {
+        EffectFunction::AppointmentEvents => Box::pin(build_effect_deps(|| {
+            let target = ScheduleTarget::from_lookup(env)?;
+            Ok(move |sdk: &SdkConfig| -> Arc<dyn ReminderScheduler> {
+                Arc::new(SchedulerReminders::new(
+                    aws_sdk_scheduler::Client::new(sdk),
+                    target,
+                ))
+            })
+        })),
+        EffectFunction::SendReminder => Box::pin(build_effect_deps(|| {
+            Ok(|_: &SdkConfig| -> Arc<dyn ReminderScheduler> { Arc::new(NoScheduling) })
+        })),
+    }
+}
+
+/// The wiring both functions share; `scheduling` reads the scheduler's settings (after the
+/// common ones, so errors come in the same order as before) and returns how to build it.
+async fn build_effect_deps<S, B>(scheduling: S) -> Result<EffectDeps, BootError>
+where
+    S: FnOnce() -> Result<B, BootError>,
+    B: FnOnce(&SdkConfig) -> Arc<dyn ReminderScheduler>,
+{
+    let app = AppConfig::from_lookup(env)?;
     let site_url = sms_site_url(&app)?;
-    let table = config::required(&get, "TABLE_NAME")?;
-    let bus = event_bus(get)?;
-    let target = match function {
-        EffectFunction::AppointmentEvents => Some(ScheduleTarget::from_lookup(get)?),
-        EffectFunction::SendReminder => None,
-    };
+    let table = config::required(&env, "TABLE_NAME")?;
+    let bus = event_bus(env)?;
+    let scheduler = scheduling()?;
     let sdk = load_sdk_config().await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let scheduler: Arc<dyn ReminderScheduler> = match target {
-        Some(target) => Arc::new(SchedulerReminders::new(
-            aws_sdk_scheduler::Client::new(&sdk),
-            target,
-        )),
-        None => Arc::new(NoScheduling),
-    };
+    let scheduler = scheduler(&sdk);
     // Publishing to endpoints and phone numbers needs no platform application.
     let sns = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), PushApps::default());
     let events = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
