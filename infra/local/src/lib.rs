@@ -262,7 +262,7 @@ async fn serve_api(
     if writes {
         // Read-your-writes for the side effects: the notifications of a booking exist when the
         // booking's response arrives (in AWS the stream takes about a second).
-        state.worker.run_until_idle().await;
+        state.worker.catch_up().await;
     }
     to_axum(response)
 }

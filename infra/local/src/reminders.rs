@@ -4,6 +4,7 @@
 //! after every API write, and when the dev clock is advanced; everything it has not handled yet
 //! is in the database, so a restart loses nothing.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -27,6 +28,9 @@ pub struct LocalWorker {
     /// One pass at a time: the background tick, an API write and a clock advance never handle the
     /// same change or reminder at once.
     running: Mutex<()>,
+    /// How many passes have begun; read by [`LocalWorker::catch_up`] to tell whether a pass
+    /// began after a caller's write.
+    passes_begun: AtomicU64,
 }
 
 /// What one pass did.
@@ -42,6 +46,7 @@ impl LocalWorker {
             store,
             deps,
             running: Mutex::new(()),
+            passes_begun: AtomicU64::new(0),
         }
     }
 
@@ -49,6 +54,27 @@ impl LocalWorker {
     /// until nothing is left that can be done now.
     pub async fn run_until_idle(&self) -> PassReport {
         let _pass = self.running.lock().await;
+        self.pass().await
+    }
+
+    /// Returns once a pass that began after this call has ended, so what the caller wrote
+    /// before calling has been handled. Callers that queue up behind a running pass share the
+    /// next one instead of each running its own: under a booking load every request waits here,
+    /// and one pass per request, each ending with empty reads of the feed and the schedules,
+    /// made the worker the local server's bottleneck.
+    pub async fn catch_up(&self) {
+        let seen = self.passes_begun.load(Ordering::SeqCst);
+        let _pass = self.running.lock().await;
+        if self.passes_begun.load(Ordering::SeqCst) > seen {
+            // A pass began after the caller's write and, as the lock is ours now, has ended.
+            return;
+        }
+        self.pass().await;
+    }
+
+    /// One pass; the caller holds `running`.
+    async fn pass(&self) -> PassReport {
+        self.passes_begun.fetch_add(1, Ordering::SeqCst);
         let mut report = PassReport::default();
         loop {
             let changes = self.drain_changes().await;
@@ -72,7 +98,10 @@ impl LocalWorker {
     }
 
     /// Handles changes in order; stops at the first that fails (it is retried on the next pass,
-    /// as a stream shard retries its oldest record) unless it has failed too often.
+    /// as a stream shard retries its oldest record) unless it has failed too often. The handled
+    /// changes of a batch are acknowledged together, before a failed one is counted: a crash in
+    /// between handles them again, which the side effects allow (they are idempotent, as for
+    /// the stream's at-least-once delivery).
     async fn drain_changes(&self) -> u32 {
         let mut handled = 0;
         loop {
@@ -84,35 +113,38 @@ impl LocalWorker {
                     return handled;
                 }
             };
+            let mut last_done = None;
+            let mut failed = None;
             for change in changes {
                 let result = match &change.images {
                     Ok((old, new)) => handle_change(&self.deps, old.as_ref(), new.as_ref()).await,
                     Err(e) => Err(EffectError::Invalid(e.to_string())),
                 };
-                let done = match result {
-                    Ok(()) => true,
+                match result {
+                    Ok(()) => {}
                     Err(e) if !e.is_retryable() || change.attempts + 1 >= MAX_ATTEMPTS => {
                         tracing::error!(seq = change.seq, attempts = change.attempts + 1, error = %e, "appointment change given up");
-                        true
                     }
                     Err(e) => {
                         tracing::warn!(seq = change.seq, error = %e, "appointment change failed; will retry");
-                        false
+                        failed = Some(change.seq);
+                        break;
                     }
-                };
-                let acked = if done {
-                    self.store.ack_change(change.seq).await
-                } else {
-                    self.store.retry_change(change.seq).await
-                };
-                if let Err(e) = acked {
-                    tracing::error!(seq = change.seq, error = %e, "could not update the change feed");
-                    return handled;
                 }
-                if !done {
-                    return handled;
-                }
+                last_done = Some(change.seq);
                 handled += 1;
+            }
+            if let Some(seq) = last_done {
+                if let Err(e) = self.store.ack_changes_through(seq).await {
+                    tracing::error!(seq, error = %e, "could not update the change feed");
+                    return handled;
+                }
+            }
+            if let Some(seq) = failed {
+                if let Err(e) = self.store.retry_change(seq).await {
+                    tracing::error!(seq, error = %e, "could not update the change feed");
+                }
+                return handled;
             }
         }
     }

@@ -35,6 +35,20 @@ pub trait ReminderScheduler: Send + Sync {
         at: DateTime<Utc>,
     ) -> Result<(), OutboundError>;
 
+    /// [`ReminderScheduler::schedule_reminder`] for each `(reminder, at)`: a booking's two
+    /// reminders in one go. Stores that can do it in one write or in parallel override this;
+    /// the default schedules them one after the other and stops at the first error (a retry
+    /// schedules them all again, which is harmless).
+    async fn schedule_reminders(
+        &self,
+        reminders: &[(ReminderRequest, DateTime<Utc>)],
+    ) -> Result<(), OutboundError> {
+        for (reminder, at) in reminders {
+            self.schedule_reminder(reminder, *at).await?;
+        }
+        Ok(())
+    }
+
     /// Makes sure the appointment's reminder of `kind` does not fire; one that is missing (never
     /// made, already fired) is fine.
     async fn unschedule_reminder(

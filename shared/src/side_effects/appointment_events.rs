@@ -2,9 +2,12 @@
 //! is idempotent (schedules by name, notifications by derived id, "starting" behind the reminder
 //! gate, events with a stable id), so a redelivered change does no harm.
 
+use chrono::{DateTime, Utc};
+
 use super::plan::{plan, Action};
 use super::{participants, send_reminder, EffectDeps, EffectError, ReminderOutcome};
 use crate::domain::notification::render;
+use crate::domain::reminder::ReminderRequest;
 use crate::domain::Appointment;
 
 /// Handles one change of an appointment, given its image before and after.
@@ -19,13 +22,19 @@ pub async fn handle_change(
     // Both participants are read once per change however many notices it sends, and the
     // notices of consecutive `Notify` actions go out in one write, before the next action
     // (the plan's order: schedules, notices, "starting", event).
+    // Consecutive `Schedule` actions (a booking's two reminders) go out together too: in AWS
+    // the two CreateSchedule calls run in parallel, locally they are one transaction.
     let mut people = None;
     let mut notices = Vec::new();
+    let mut schedules = Vec::new();
     for action in actions {
         if !matches!(action, Action::Notify { .. }) && !notices.is_empty() {
             deps.notifications
                 .add_notifications(&std::mem::take(&mut notices))
                 .await?;
+        }
+        if !matches!(action, Action::Schedule { .. }) && !schedules.is_empty() {
+            schedule_all(deps, &std::mem::take(&mut schedules)).await?;
         }
         match action {
             Action::Unschedule {
@@ -36,10 +45,7 @@ pub async fn handle_change(
                     .unschedule_reminder(&appointment_id, kind)
                     .await?;
             }
-            Action::Schedule { reminder, at } => {
-                deps.scheduler.schedule_reminder(&reminder, at).await?;
-                tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, version = reminder.version, %at, "reminder scheduled");
-            }
+            Action::Schedule { reminder, at } => schedules.push((reminder, at)),
             Action::Notify {
                 appointment,
                 notice,
@@ -62,11 +68,25 @@ pub async fn handle_change(
             Action::Publish(event) => events.push(event),
         }
     }
+    if !schedules.is_empty() {
+        schedule_all(deps, &schedules).await?;
+    }
     if !notices.is_empty() {
         deps.notifications.add_notifications(&notices).await?;
     }
     if !events.is_empty() {
         deps.events.publish(&events).await?;
+    }
+    Ok(())
+}
+
+async fn schedule_all(
+    deps: &EffectDeps,
+    schedules: &[(ReminderRequest, DateTime<Utc>)],
+) -> Result<(), EffectError> {
+    deps.scheduler.schedule_reminders(schedules).await?;
+    for (reminder, at) in schedules {
+        tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, version = reminder.version, %at, "reminder scheduled");
     }
     Ok(())
 }

@@ -70,12 +70,14 @@ impl EmbeddedStore {
         .await
     }
 
-    /// Removes a handled change from the feed.
-    pub async fn ack_change(&self, seq: i64) -> Result<(), StoreError> {
+    /// Removes the changes up to and including `seq` from the feed, once handled: the worker
+    /// handles them in order, so one statement acknowledges a whole batch (as a stream consumer
+    /// checkpoints a batch, not each record).
+    pub async fn ack_changes_through(&self, seq: i64) -> Result<(), StoreError> {
         self.run(move |conn| {
             super::exec(
                 conn,
-                "DELETE FROM appointment_changes WHERE seq = ?1",
+                "DELETE FROM appointment_changes WHERE seq <= ?1",
                 [seq],
             )
             .map_err(internal)?;
@@ -203,14 +205,34 @@ impl ReminderScheduler for EmbeddedStore {
             r.version as i64,
             sortable_time(at),
         );
+        self.run(move |conn| insert_schedule(conn, id, kind, version, at))
+            .await
+            .map_err(store_failure)
+    }
+
+    /// All in one transaction: under a booking load the local server's worker makes a booking's
+    /// two schedules with one commit instead of two.
+    async fn schedule_reminders(
+        &self,
+        reminders: &[(ReminderRequest, DateTime<Utc>)],
+    ) -> Result<(), OutboundError> {
+        let rows: Vec<(String, &'static str, i64, String)> = reminders
+            .iter()
+            .map(|(r, at)| {
+                (
+                    r.appointment_id.to_string(),
+                    r.kind.as_str(),
+                    r.version as i64,
+                    sortable_time(*at),
+                )
+            })
+            .collect();
         self.run(move |conn| {
-            super::exec(conn,
-                "INSERT INTO scheduled_reminders (appointment_id, kind, version, due_at, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (appointment_id, kind) DO NOTHING",
-                params![id, kind, version, at],
-            )
-            .map_err(internal)?;
-            Ok(())
+            let tx = conn.transaction().map_err(internal)?;
+            for (id, kind, version, at) in rows {
+                insert_schedule(&tx, id, kind, version, at)?;
+            }
+            tx.commit().map_err(internal)
         })
         .await
         .map_err(store_failure)
@@ -234,4 +256,22 @@ impl ReminderScheduler for EmbeddedStore {
         .await
         .map_err(store_failure)
     }
+}
+
+/// A schedule's row; one that exists for the appointment and kind is kept (see above).
+fn insert_schedule(
+    conn: &rusqlite::Connection,
+    id: String,
+    kind: &str,
+    version: i64,
+    at: String,
+) -> Result<(), StoreError> {
+    super::exec(
+        conn,
+        "INSERT INTO scheduled_reminders (appointment_id, kind, version, due_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (appointment_id, kind) DO NOTHING",
+        params![id, kind, version, at],
+    )
+    .map_err(internal)?;
+    Ok(())
 }
