@@ -533,3 +533,49 @@ async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
         .iter()
         .any(|n| n.kind.as_str() == "video_call_reminder"));
 }
+
+/// Doctors are not under the daily SMS cap: their reminders are bounded by their own calendar,
+/// and a busy day (more than twenty consultations) must not silence the last ones.
+#[tokio::test]
+async fn a_doctor_past_the_patients_daily_sms_cap_still_gets_the_sms() {
+    use medichain::ports::{QuotaKind, UsageQuota};
+    use medichain::side_effects::send_reminder::DAILY_SMS_CAP;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_people(dir.path()).await;
+    let world = Arc::new(World::default());
+    let a = appointment();
+    store.create(&a, None).await.unwrap();
+    let now = start() - Duration::hours(24);
+    let doctor = UserId::parse("doc-1").unwrap();
+    for _ in 0..DAILY_SMS_CAP {
+        assert!(store
+            .try_take(
+                &doctor,
+                QuotaKind::SmsPerDay,
+                now.date_naive(),
+                DAILY_SMS_CAP,
+                now + Duration::days(2),
+            )
+            .await
+            .unwrap());
+    }
+    let deps = effect_deps(&store, &world, Arc::new(FixedClock(Mutex::new(now))));
+    let payload = json!({"appointment_id": a.id.to_string(), "kind": "24h", "version": 1});
+    let r = handle_scheduled(&deps, payload).await.unwrap();
+    assert_eq!(r["outcome"], "sent");
+    let sms = world.sms.lock().unwrap().clone();
+    assert_eq!(sms.get("+12125550101"), Some(&1), "the doctor gets the SMS");
+    assert_eq!(sms.get("+13125550103"), Some(&1), "and the patient too");
+    let taken_today = store
+        .try_take(
+            &doctor,
+            QuotaKind::SmsPerDay,
+            now.date_naive(),
+            DAILY_SMS_CAP + 1,
+            now + Duration::days(2),
+        )
+        .await
+        .unwrap();
+    assert!(taken_today, "the doctor's SMS took nothing from a quota");
+}

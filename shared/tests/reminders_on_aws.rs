@@ -556,14 +556,10 @@ async fn reminders_go_out_once_by_sms_and_push_and_never_for_a_cancelled_appoint
     assert_eq!(sms_to(doctor_phone).len(), 2, "nothing more was sent");
     assert_eq!(pushed_to(&phone.endpoint.0).len(), 2);
 
-    let sent_events: Vec<Value> = w
-        .events()
-        .into_iter()
-        .filter(|(name, _)| name == "ReminderSent")
-        .map(|(_, d)| d)
-        .collect();
-    assert_eq!(sent_events.len(), 2);
-    assert_eq!(sent_events[0]["kind"], "24h");
-    assert_eq!(sent_events[1]["kind"], "5m");
-    assert_eq!(sent_events[1]["sms_sent"], 2);
+    // Reminders put nothing on the bus: it carries the appointments' own changes only.
+    let names: Vec<String> = w.events().into_iter().map(|(name, _)| name).collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("Appointment")),
+        "{names:?}"
+    );
 }

@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::reminder::ReminderKind;
 use super::{Appointment, AppointmentId, Role, UserId};
 
 /// The `source` of every event MediChain publishes.
@@ -45,13 +44,6 @@ pub enum DomainEvent {
         facts: AppointmentFacts,
         previous_start: DateTime<Utc>,
     },
-    ReminderSent {
-        appointment_id: AppointmentId,
-        kind: ReminderKind,
-        version: u64,
-        sms: u32,
-        push: u32,
-    },
 }
 
 impl DomainEvent {
@@ -61,7 +53,6 @@ impl DomainEvent {
             DomainEvent::AppointmentBooked(_) => "AppointmentBooked",
             DomainEvent::AppointmentCancelled { .. } => "AppointmentCancelled",
             DomainEvent::AppointmentRescheduled { .. } => "AppointmentRescheduled",
-            DomainEvent::ReminderSent { .. } => "ReminderSent",
         }
     }
 
@@ -70,7 +61,6 @@ impl DomainEvent {
             DomainEvent::AppointmentBooked(f)
             | DomainEvent::AppointmentCancelled { facts: f, .. }
             | DomainEvent::AppointmentRescheduled { facts: f, .. } => f.appointment_id,
-            DomainEvent::ReminderSent { appointment_id, .. } => *appointment_id,
         }
     }
 
@@ -79,7 +69,6 @@ impl DomainEvent {
             DomainEvent::AppointmentBooked(f)
             | DomainEvent::AppointmentCancelled { facts: f, .. }
             | DomainEvent::AppointmentRescheduled { facts: f, .. } => f.version,
-            DomainEvent::ReminderSent { version, .. } => *version,
         }
     }
 
@@ -90,9 +79,6 @@ impl DomainEvent {
         h.update(self.name());
         h.update(self.appointment_id().to_string());
         h.update(self.version().to_be_bytes());
-        if let DomainEvent::ReminderSent { kind, .. } = self {
-            h.update(kind.as_str());
-        }
         h.finalize()[..16]
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -117,19 +103,6 @@ impl DomainEvent {
                 v["previous_start"] = serde_json::json!(previous_start);
                 v
             }),
-            DomainEvent::ReminderSent {
-                appointment_id,
-                kind,
-                version,
-                sms,
-                push,
-            } => Ok(serde_json::json!({
-                "appointment_id": appointment_id,
-                "kind": kind,
-                "version": version,
-                "sms_sent": sms,
-                "push_sent": push,
-            })),
         }
         .unwrap_or_default();
         detail["event_id"] = serde_json::json!(self.event_id());
@@ -159,13 +132,6 @@ mod tests {
                 facts: (&a).into(),
                 previous_start: a.start,
             },
-            DomainEvent::ReminderSent {
-                appointment_id: a.id,
-                kind: ReminderKind::Starting,
-                version: 1,
-                sms: 1,
-                push: 0,
-            },
         ];
         for e in &events {
             let detail = e.detail();
@@ -177,7 +143,6 @@ mod tests {
             assert_eq!(detail["event_id"].as_str().unwrap().len(), 32);
         }
         assert_eq!(events[1].detail()["cancelled_by"], "doctor");
-        assert_eq!(events[3].detail()["kind"], "5m");
         assert_eq!(
             events[0].event_id(),
             DomainEvent::AppointmentBooked((&a).into()).event_id()

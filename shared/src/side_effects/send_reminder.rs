@@ -2,16 +2,15 @@
 //! (consistently) and sends nothing for one that was cancelled, moved (another version) or is over;
 //! the reminder gate makes sure a second delivery of the same reminder — in sequence or at the
 //! same time — sends nothing either. Then: the in-app notification for both participants, SMS to
-//! the doctor (and to the patient who opted in), push to every registered device, and a
-//! `ReminderSent` event.
+//! the doctor (and to the patient who opted in), push to every registered device. What went out
+//! is logged (ids and counts); no bus event is published for it (docs/decisions-dynamodb.md).
 
 use chrono::Duration;
 
 use super::{participants, EffectDeps, EffectError, Participant};
-use crate::domain::event::DomainEvent;
 use crate::domain::notification::{render, Notice};
 use crate::domain::reminder::{reminder_text, ReminderRequest};
-use crate::domain::UserId;
+use crate::domain::{Role, UserId};
 use crate::domain::{Appointment, AppointmentStatus};
 use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome, QuotaKind, StoreError};
 
@@ -20,9 +19,11 @@ use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome, QuotaK
 pub const GATE_LEASE: Duration = Duration::minutes(2);
 /// How long after the appointment's start the gate record is kept.
 const GATE_RETENTION: Duration = Duration::days(30);
-/// The most SMS one user is sent on one UTC day. Reminders are two per appointment, so this only
-/// stops runaway sending (a loop, or a flood of bookings towards one number: SMS pumping); past
-/// it, reminders still reach the user in the app and by push.
+/// The most SMS one patient is sent on one UTC day. Reminders are two per appointment, so this
+/// only stops runaway sending (a loop, or a flood of bookings towards one number: SMS pumping
+/// through self-service patient accounts); past it, reminders still reach the patient in the app
+/// and by push. Doctors are not capped: their reminders are bounded by their own calendar (two per
+/// booked slot), and a cap would cut the SMS of a doctor with more than twenty consultations a day.
 pub const DAILY_SMS_CAP: u32 = 40;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,19 +107,6 @@ pub async fn send_reminder(
     match deliver(deps, &appointment, reminder).await {
         Ok(outcome) => {
             deps.gate.mark_reminder_sent(reminder).await?;
-            if let ReminderOutcome::Sent { sms, push, .. } = outcome {
-                let event = DomainEvent::ReminderSent {
-                    appointment_id: reminder.appointment_id,
-                    kind: reminder.kind,
-                    version: reminder.version,
-                    sms,
-                    push,
-                };
-                // The reminder went out; a lost event must not send it again.
-                if let Err(e) = deps.events.publish(&[event]).await {
-                    tracing::error!(appointment_id = %reminder.appointment_id, error = %e, "could not publish ReminderSent");
-                }
-            }
             Ok(outcome)
         }
         Err(e) => {
@@ -166,7 +154,7 @@ async fn deliver(
             .filter(|p| p.wants_sms())
             .and_then(|p| p.phone.as_ref())
         {
-            if sms_allowed(deps, &recipient.id).await? {
+            if recipient.role == Role::Doctor || sms_allowed(deps, &recipient.id).await? {
                 attempted += 1;
                 match deps.notifier.send_sms(phone, &text, &context).await {
                     Ok(()) => sms += 1,

@@ -347,7 +347,7 @@ async fn a_reminder_goes_out_once_by_sms_push_and_in_app() {
     assert_eq!(w.notification_types("pat").await[0], VideoCallReminder);
     assert_eq!(w.notification_types("doc").await[0], VideoCallReminder);
     assert_eq!(w.notification_types("doc").await.len(), 3);
-    assert_eq!(w.events.names(), ["AppointmentBooked", "ReminderSent"]);
+    assert_eq!(w.events.names(), ["AppointmentBooked"], "a reminder publishes no event");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -374,14 +374,6 @@ async fn a_reminder_delivered_twice_at_the_same_time_goes_out_once() {
         w.notifier.sent().len(),
         3,
         "doctor SMS, patient SMS, doctor push"
-    );
-    assert_eq!(
-        w.events
-            .names()
-            .iter()
-            .filter(|n| **n == "ReminderSent")
-            .count(),
-        1
     );
     let urgent = &w
         .store
@@ -537,7 +529,7 @@ async fn a_booking_minutes_before_the_start_sends_starting_at_once() {
         w.notification_types("pat").await,
         [VideoCallStarting, VideoCallReady, AppointmentCreated]
     );
-    assert_eq!(w.events.names(), ["ReminderSent", "AppointmentBooked"]);
+    assert_eq!(w.events.names(), ["AppointmentBooked"]);
     // After the end, a late delivery sends nothing.
     w.clock.set(a.end + Duration::minutes(1));
     let r = ReminderRequest {
