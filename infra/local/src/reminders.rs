@@ -188,3 +188,126 @@ impl LocalWorker {
         fired
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU32;
+
+    use chrono::{DateTime, Utc};
+    use medichain::adapters::embedded::EmbeddedOutbox;
+    use medichain::clock::{Clock, DevClock};
+    use medichain::domain::reminder::{ReminderKind, ReminderRequest};
+    use medichain::domain::{Appointment, AppointmentId};
+    use medichain::ports::{AppointmentStore, OutboundError, ReminderScheduler};
+
+    use super::*;
+
+    /// The store's scheduler, except that call number `fail_at` (counting from 1) is refused as
+    /// a passing outage.
+    struct FlakyScheduler {
+        store: EmbeddedStore,
+        calls: AtomicU32,
+        fail_at: u32,
+    }
+
+    #[async_trait::async_trait]
+    impl ReminderScheduler for FlakyScheduler {
+        async fn schedule_reminder(
+            &self,
+            reminder: &ReminderRequest,
+            at: DateTime<Utc>,
+        ) -> Result<(), OutboundError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) + 1 == self.fail_at {
+                return Err(OutboundError::Unavailable("scheduler down".into()));
+            }
+            self.store.schedule_reminder(reminder, at).await
+        }
+
+        async fn unschedule_reminder(
+            &self,
+            appointment_id: &AppointmentId,
+            kind: ReminderKind,
+        ) -> Result<(), OutboundError> {
+            self.store.unschedule_reminder(appointment_id, kind).await
+        }
+    }
+
+    fn appointment(clock: &dyn Clock, n: i64) -> Appointment {
+        let start = clock.now() + Duration::days(3) + Duration::hours(n);
+        serde_json::from_value(serde_json::json!({
+            "id": AppointmentId::new().to_string(),
+            "patient_id": "pat-1",
+            "doctor_id": "doc-1",
+            "doctor_name": "Ada Lane",
+            "patient_name": "Jordan Rivera",
+            "start": start,
+            "end": start + Duration::minutes(30),
+            "status": "booked",
+            "room_name": "medichain-0123456789abcdef0123456789abcdef",
+            "meeting_url": "https://meet.jit.si/medichain-0123456789abcdef0123456789abcdef",
+            "version": 1,
+            "created_at": clock.now(),
+            "updated_at": clock.now(),
+        }))
+        .unwrap()
+    }
+
+    /// Three bookings, and the scheduler down for the second one's first schedule: the first
+    /// change is acknowledged, the second stays first in the feed with one attempt counted, the
+    /// third waits behind it; the next round handles both and empties the feed.
+    #[tokio::test]
+    async fn a_failed_change_stops_the_batch_after_the_handled_ones_are_acknowledged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let clock: Arc<dyn Clock> = Arc::new(DevClock::new(Duration::zero()));
+        let outbox = Arc::new(EmbeddedOutbox::new(store.clone(), clock.clone()));
+        let scheduler = Arc::new(FlakyScheduler {
+            store: store.clone(),
+            calls: AtomicU32::new(0),
+            // Each booking schedules two reminders: call 3 is the second booking's first.
+            fail_at: 3,
+        });
+        let deps = EffectDeps::new(
+            store.clone(),
+            scheduler,
+            outbox.clone(),
+            outbox,
+            clock.clone(),
+            "http://127.0.0.1:8080",
+        );
+        let worker = LocalWorker::new(store.clone(), deps);
+        let booked: Vec<Appointment> = (0..3).map(|n| appointment(clock.as_ref(), n)).collect();
+        for a in &booked {
+            store.create(a, None).await.unwrap();
+        }
+
+        assert_eq!(worker.drain_changes().await, 1);
+        let left = store.next_changes(10).await.unwrap();
+        let attempts: Vec<u32> = left.iter().map(|c| c.attempts).collect();
+        assert_eq!(
+            attempts,
+            [1, 0],
+            "the second change counted once, the third untouched"
+        );
+        let second_id = left[0].images.as_ref().unwrap().1.as_ref().unwrap().id;
+        assert_eq!(second_id, booked[1].id);
+
+        assert_eq!(worker.drain_changes().await, 2);
+        assert!(store.next_changes(10).await.unwrap().is_empty());
+        // Both reminders of every booking were scheduled, the failed one's on its retry.
+        let far = clock.now() + Duration::days(30);
+        let scheduled: Vec<(AppointmentId, ReminderKind)> = store
+            .due_reminders(far, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.request.appointment_id, d.request.kind))
+            .collect();
+        assert_eq!(scheduled.len(), 6, "{scheduled:?}");
+        for a in &booked {
+            for kind in [ReminderKind::DayBefore, ReminderKind::Starting] {
+                assert!(scheduled.contains(&(a.id, kind)), "{kind} of {}", a.id);
+            }
+        }
+    }
+}
