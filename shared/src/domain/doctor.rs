@@ -3,27 +3,27 @@
 //! UTC one by one, so a DST change shifts the UTC times of a day rather than bending the grid.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone as _, Utc, Weekday};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use super::zone::Zone;
 use super::{InvalidValue, UserId};
 
 /// An IANA time zone such as `Europe/Berlin`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TimeZone(Tz);
+pub struct TimeZone(Zone);
 
 impl TimeZone {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        Tz::from_str(raw)
+        Zone::from_name(raw)
             .map(Self)
-            .map_err(|_| InvalidValue::new("time_zone", "must be an IANA time zone name"))
+            .ok_or_else(|| InvalidValue::new("time_zone", "must be an IANA time zone name"))
     }
 
-    pub fn tz(&self) -> Tz {
+    /// The zone as a [`chrono::TimeZone`] (on jiff's database, see [`super::zone`]).
+    pub fn tz(&self) -> Zone {
         self.0
     }
 
@@ -34,7 +34,7 @@ impl TimeZone {
 
 impl Default for TimeZone {
     fn default() -> Self {
-        Self(Tz::UTC)
+        Self(Zone::UTC)
     }
 }
 

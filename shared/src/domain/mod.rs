@@ -13,6 +13,7 @@ pub mod notification;
 pub mod reminder;
 pub mod room;
 pub mod user;
+pub mod zone;
 
 pub use appointment::{Appointment, AppointmentStatus};
 pub use doctor::{Doctor, SlotRules, WeeklyHours, WorkingInterval};

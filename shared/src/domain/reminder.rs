@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn every_reminder_text_fits_one_sms_segment() {
         let a = sample(Utc.with_ymd_and_hms(2030, 12, 31, 23, 30, 0).unwrap());
-        // The longest zone abbreviations chrono-tz prints are numeric offsets like "+0545".
+        // The longest zone abbreviations the database has are numeric offsets like "+0545".
         let zones = [
             "America/New_York",
             "Asia/Kathmandu",
