@@ -2,11 +2,12 @@
 //!
 //! ```text
 //! medichain-bench --bin-dir DIR [--arm64-dir DIR] [--quick] [--out FILE] [--only a,b]
-//!                 [--cold-only | --load-only]
+//!                 [--cold-only | --load-only] [--server-bin FILE]
 //! ```
 //!
 //! `--bin-dir` holds the function binaries, `bench-hello`, `bench-lambda` and `medichain-local`,
-//! all built with the same profile (run.sh builds them); `--arm64-dir` holds `cargo lambda`'s
+//! all built with the same profile (run.sh builds them; it passes the local server built with the
+//! `server` profile as `--server-bin`); `--arm64-dir` holds `cargo lambda`'s
 //! `<function>/bootstrap` files for the size check. Every connection stays on 127.0.0.1 and every
 //! loop is bounded by a count and a time.
 
@@ -81,6 +82,9 @@ struct Args {
     cold_only: bool,
     /// Only the local server's load (`--load-only`), for experiments on the embedded store.
     load_only: bool,
+    /// The local server's binary (`--server-bin`); by default `medichain-local` in `--bin-dir`.
+    /// `run.sh` builds it with the `server` profile (for speed), not the functions' `release`.
+    server_bin: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -94,6 +98,7 @@ fn parse_args() -> anyhow::Result<Args> {
         env: BTreeMap::new(),
         cold_only: false,
         load_only: false,
+        server_bin: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -107,6 +112,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--quick" => args.quick = true,
             "--cold-only" => args.cold_only = true,
             "--load-only" => args.load_only = true,
+            "--server-bin" => args.server_bin = Some(PathBuf::from(value()?)),
             "--env" => {
                 let pair = value()?;
                 let (k, v) = pair.split_once('=').context("--env takes NAME=VALUE")?;
@@ -700,7 +706,13 @@ async fn local_load(
     work: &Path,
     table: &mut Table,
 ) -> anyhow::Result<()> {
-    let server_bin = binary(args, "medichain-local")?;
+    let server_bin = match &args.server_bin {
+        Some(path) => {
+            anyhow::ensure!(path.is_file(), "{} is missing", path.display());
+            path.clone()
+        }
+        None => binary(args, "medichain-local")?,
+    };
     let data = work.join("load-data");
     let doctors = 12;
     let bookings_wanted = if args.quick { 2_000 } else { 20_000 };

@@ -10,8 +10,8 @@ use chrono::Duration;
 use super::{participants, EffectDeps, EffectError, Participant};
 use crate::domain::notification::{render, Notice};
 use crate::domain::reminder::{reminder_text, ReminderRequest};
-use crate::domain::{Role, UserId};
 use crate::domain::{Appointment, AppointmentStatus};
+use crate::domain::{Role, UserId};
 use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome, QuotaKind, StoreError};
 
 /// How long one worker may hold a reminder before another may take it over: far longer than a

@@ -347,7 +347,11 @@ async fn a_reminder_goes_out_once_by_sms_push_and_in_app() {
     assert_eq!(w.notification_types("pat").await[0], VideoCallReminder);
     assert_eq!(w.notification_types("doc").await[0], VideoCallReminder);
     assert_eq!(w.notification_types("doc").await.len(), 3);
-    assert_eq!(w.events.names(), ["AppointmentBooked"], "a reminder publishes no event");
+    assert_eq!(
+        w.events.names(),
+        ["AppointmentBooked"],
+        "a reminder publishes no event"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
