@@ -142,8 +142,16 @@ proptest! {
         }
         expected.sort();
         expected.dedup();
+        // A slot that runs into a spring-forward gap ends after the next grid time that exists:
+        // that later time is no slot (one consultation at a time).
+        let mut kept: Vec<DateTime<Utc>> = Vec::new();
+        for t in expected {
+            if kept.last().is_none_or(|last| t >= *last + step) {
+                kept.push(t);
+            }
+        }
         let got: Vec<DateTime<Utc>> = doctor.slots_on(date).iter().map(|s| s.start).collect();
-        prop_assert_eq!(got, expected);
+        prop_assert_eq!(got, kept);
     }
 
     #[test]

@@ -169,7 +169,10 @@ impl Doctor {
 
     /// Every slot of the doctor's grid on a local calendar date, in UTC and in order. A local
     /// time that does not exist (spring forward) is skipped; one that exists twice (fall back)
-    /// is taken at its first occurrence, so no two slots share a UTC start.
+    /// is taken at its first occurrence, so no two slots share a UTC start. A slot that starts
+    /// before a spring-forward gap and would end inside it lasts its full length in real time,
+    /// past the next grid time after the gap: the later slot it overlaps is dropped, so no two
+    /// slots ever overlap (one doctor, one consultation at a time).
     pub fn slots_on(&self, date: NaiveDate) -> Vec<Slot> {
         let tz = self.time_zone.tz();
         let step = self.slot_length();
@@ -194,8 +197,14 @@ impl Doctor {
             }
         }
         slots.sort();
-        slots.dedup_by_key(|s| s.start);
-        slots
+        let mut kept: Vec<Slot> = Vec::with_capacity(slots.len());
+        for slot in slots {
+            // Also drops a second slot with the same start.
+            if kept.last().is_none_or(|last| slot.start >= last.end) {
+                kept.push(slot);
+            }
+        }
+        kept
     }
 
     /// The slot of this doctor's grid that starts exactly at `start`, if there is one.
@@ -354,6 +363,35 @@ mod tests {
         for pair in fall.windows(2) {
             assert!(pair[0].end <= pair[1].start, "slots overlap: {pair:?}");
         }
+    }
+
+    /// Found by the slot property (Asia/Famagusta, 2012-03-25): 45-minute slots from 01:30 on the
+    /// night Berlin springs forward at 02:00. 01:30 CET lasts until 01:15 UTC = 03:15 CEST, past
+    /// 03:00 CEST, the next grid time that exists: that one is dropped, not double-booked.
+    #[test]
+    fn a_slot_running_into_a_gap_pushes_out_the_slot_it_overlaps() {
+        let mut d = doctor("Europe/Berlin");
+        d.slot_minutes = 45;
+        d.weekly_hours = WeeklyHours::every(
+            &[Weekday::Sun],
+            NaiveTime::from_hms_opt(1, 30, 0).unwrap(),
+            NaiveTime::from_hms_opt(4, 30, 0).unwrap(),
+        )
+        .unwrap();
+        let slots = d.slots_on(date("2026-03-29"));
+        let starts: Vec<_> = slots.iter().map(|s| s.start).collect();
+        assert_eq!(
+            starts,
+            [utc("2026-03-29T00:30:00Z"), utc("2026-03-29T01:45:00Z")],
+            "01:30 CET, (02:15 does not exist, 03:00 CEST overlaps 01:30's slot), 03:45 CEST"
+        );
+        for pair in slots.windows(2) {
+            assert!(pair[0].end <= pair[1].start, "slots overlap: {pair:?}");
+        }
+        assert!(
+            d.slot_at(utc("2026-03-29T01:00:00Z")).is_none(),
+            "not bookable"
+        );
     }
 
     #[test]
