@@ -482,24 +482,14 @@ async fn a_reminder_retried_past_its_appointment_is_not_sent_late() {
     );
 }
 
-/// The per-user daily SMS cap: a user whose SMS of today are used up gets the reminder in the app
-/// only; the other participant still gets the SMS.
-#[tokio::test]
-async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
+/// Takes every SMS of `user`'s quota of `now`'s day.
+async fn use_up_todays_sms(store: &EmbeddedStore, user: &UserId, now: DateTime<Utc>) {
     use medichain::ports::{QuotaKind, UsageQuota};
     use medichain::side_effects::send_reminder::DAILY_SMS_CAP;
-
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_people(dir.path()).await;
-    let world = Arc::new(World::default());
-    let a = appointment();
-    store.create(&a, None).await.unwrap();
-    let now = start() - Duration::hours(24);
-    let patient = UserId::parse("pat-1").unwrap();
     for _ in 0..DAILY_SMS_CAP {
         let taken = store
             .try_take(
-                &patient,
+                user,
                 QuotaKind::SmsPerDay,
                 now.date_naive(),
                 DAILY_SMS_CAP,
@@ -509,6 +499,20 @@ async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
             .unwrap();
         assert!(taken);
     }
+}
+
+/// The per-user daily SMS cap: a user whose SMS of today are used up gets the reminder in the app
+/// only; the other participant still gets the SMS.
+#[tokio::test]
+async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_people(dir.path()).await;
+    let world = Arc::new(World::default());
+    let a = appointment();
+    store.create(&a, None).await.unwrap();
+    let now = start() - Duration::hours(24);
+    let patient = UserId::parse("pat-1").unwrap();
+    use_up_todays_sms(&store, &patient, now).await;
     let deps = effect_deps(&store, &world, Arc::new(FixedClock(Mutex::new(now))));
     let payload = json!({"appointment_id": a.id.to_string(), "kind": "24h", "version": 1});
     let r = handle_scheduled(&deps, payload).await.unwrap();
@@ -548,18 +552,7 @@ async fn a_doctor_past_the_patients_daily_sms_cap_still_gets_the_sms() {
     store.create(&a, None).await.unwrap();
     let now = start() - Duration::hours(24);
     let doctor = UserId::parse("doc-1").unwrap();
-    for _ in 0..DAILY_SMS_CAP {
-        assert!(store
-            .try_take(
-                &doctor,
-                QuotaKind::SmsPerDay,
-                now.date_naive(),
-                DAILY_SMS_CAP,
-                now + Duration::days(2),
-            )
-            .await
-            .unwrap());
-    }
+    use_up_todays_sms(&store, &doctor, now).await;
     let deps = effect_deps(&store, &world, Arc::new(FixedClock(Mutex::new(now))));
     let payload = json!({"appointment_id": a.id.to_string(), "kind": "24h", "version": 1});
     let r = handle_scheduled(&deps, payload).await.unwrap();

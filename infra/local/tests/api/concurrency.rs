@@ -49,12 +49,7 @@ async fn every_concurrent_booking_finds_its_notices_when_it_returns() {
             let id = json_of(r).await["id"].as_str().unwrap().to_owned();
             // Read straight after the response, before any other booking is awaited.
             let notes = json_of(app.get(&token, "/api/notifications?limit=100").await).await;
-            let mine = notes["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|n| n["metadata"]["appointment_id"] == id.as_str())
-                .count();
+            let mine = notices_about(&notes, &id);
             (id, mine)
         }
     });
@@ -65,12 +60,16 @@ async fn every_concurrent_booking_finds_its_notices_when_it_returns() {
     let doctor = app.login(OTHER_DOCTOR).await;
     let notes = json_of(app.get(&doctor, "/api/notifications?limit=100").await).await;
     for (id, _) in &results {
-        let theirs = notes["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["metadata"]["appointment_id"] == id.as_str())
-            .count();
-        assert_eq!(theirs, 2, "the doctor's notices of {id}");
+        assert_eq!(notices_about(&notes, id), 2, "the doctor's notices of {id}");
     }
+}
+
+/// How many notices of a `GET /api/notifications` page are about appointment `id`.
+fn notices_about(page: &serde_json::Value, id: &str) -> usize {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["metadata"]["appointment_id"] == id)
+        .count()
 }
