@@ -2,7 +2,7 @@
 //! or ended as completed or no-show. Every change bumps `version`, which stores use for optimistic
 //! concurrency and reminders use to recognise a moved appointment.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::call::CallRecord;
@@ -133,10 +133,14 @@ impl Appointment {
         Ok(())
     }
 
+    /// The next version, changed at `now`, but never less than 3 ms after the previous change:
+    /// the notices of a version are stamped from its change time up to 2 ms later
+    /// (`Notice::created_at`), and notifications list newest first by that stamp, so a cancel or
+    /// move right after a booking (within a millisecond, as a script can) still lists after it.
     fn next_version(&self, now: DateTime<Utc>) -> Self {
         let mut next = self.clone();
         next.version = self.version + 1;
-        next.updated_at = now;
+        next.updated_at = now.max(self.updated_at + Duration::milliseconds(3));
         next
     }
 
@@ -169,8 +173,6 @@ impl Appointment {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use chrono::Duration;
-
     use super::*;
 
     pub(crate) fn sample(start: DateTime<Utc>) -> Appointment {
@@ -192,6 +194,28 @@ pub(crate) mod tests {
             cancelled_by: None,
             call: None,
         }
+    }
+
+    /// A cancel in the same millisecond as the booking (a script can) still lists its notice
+    /// after the booking's "video call ready" (stamped 1 ms after the booking).
+    #[test]
+    fn a_change_right_after_the_last_one_is_stamped_after_its_notices() {
+        let start = DateTime::parse_from_rfc3339("2030-01-15T19:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let booked = sample(start);
+        let now = booked.updated_at;
+        let cancelled = booked.cancelled(Role::Patient, now).unwrap();
+        assert_eq!(cancelled.updated_at, now + Duration::milliseconds(3));
+        let ready = crate::domain::notification::Notice::VideoCallReady.created_at(&booked);
+        let cancel = crate::domain::notification::Notice::Cancelled.created_at(&cancelled);
+        assert!(cancel > ready);
+        // Later than that, the change keeps its own time.
+        let later = now + Duration::minutes(5);
+        assert_eq!(
+            booked.cancelled(Role::Patient, later).unwrap().updated_at,
+            later
+        );
     }
 
     #[test]
