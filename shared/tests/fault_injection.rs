@@ -501,23 +501,33 @@ async fn use_up_todays_sms(store: &EmbeddedStore, user: &UserId, now: DateTime<U
     }
 }
 
-/// The per-user daily SMS cap: a user whose SMS of today are used up gets the reminder in the app
-/// only; the other participant still gets the SMS.
-#[tokio::test]
-async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_people(dir.path()).await;
+/// Books the demo appointment, uses up `user`'s SMS of the reminder's day and fires the 24 h
+/// reminder; returns the store, the SMS sent per number and the reminder's time.
+async fn day_before_reminder_with_sms_used_up(
+    dir: &std::path::Path,
+    user: &UserId,
+) -> (EmbeddedStore, BTreeMap<String, usize>, DateTime<Utc>) {
+    let store = store_with_people(dir).await;
     let world = Arc::new(World::default());
     let a = appointment();
     store.create(&a, None).await.unwrap();
     let now = start() - Duration::hours(24);
-    let patient = UserId::parse("pat-1").unwrap();
-    use_up_todays_sms(&store, &patient, now).await;
+    use_up_todays_sms(&store, user, now).await;
     let deps = effect_deps(&store, &world, Arc::new(FixedClock(Mutex::new(now))));
     let payload = json!({"appointment_id": a.id.to_string(), "kind": "24h", "version": 1});
     let r = handle_scheduled(&deps, payload).await.unwrap();
     assert_eq!(r["outcome"], "sent");
     let sms = world.sms.lock().unwrap().clone();
+    (store, sms, now)
+}
+
+/// The per-user daily SMS cap: a user whose SMS of today are used up gets the reminder in the app
+/// only; the other participant still gets the SMS.
+#[tokio::test]
+async fn past_the_daily_sms_cap_a_reminder_goes_out_in_the_app_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let patient = UserId::parse("pat-1").unwrap();
+    let (store, sms, _) = day_before_reminder_with_sms_used_up(dir.path(), &patient).await;
     assert_eq!(
         sms.get("+13125550103"),
         None,
@@ -546,18 +556,8 @@ async fn a_doctor_past_the_patients_daily_sms_cap_still_gets_the_sms() {
     use medichain::side_effects::send_reminder::DAILY_SMS_CAP;
 
     let dir = tempfile::tempdir().unwrap();
-    let store = store_with_people(dir.path()).await;
-    let world = Arc::new(World::default());
-    let a = appointment();
-    store.create(&a, None).await.unwrap();
-    let now = start() - Duration::hours(24);
     let doctor = UserId::parse("doc-1").unwrap();
-    use_up_todays_sms(&store, &doctor, now).await;
-    let deps = effect_deps(&store, &world, Arc::new(FixedClock(Mutex::new(now))));
-    let payload = json!({"appointment_id": a.id.to_string(), "kind": "24h", "version": 1});
-    let r = handle_scheduled(&deps, payload).await.unwrap();
-    assert_eq!(r["outcome"], "sent");
-    let sms = world.sms.lock().unwrap().clone();
+    let (store, sms, now) = day_before_reminder_with_sms_used_up(dir.path(), &doctor).await;
     assert_eq!(sms.get("+12125550101"), Some(&1), "the doctor gets the SMS");
     assert_eq!(sms.get("+13125550103"), Some(&1), "and the patient too");
     let taken_today = store
