@@ -7,6 +7,8 @@ mod appointments;
 // The audit trail and usage quotas (the hardening issue; docs/security.md).
 mod audit;
 mod directory;
+// The SDK clients' HTTP client: hyper-util's pool, HTTP/1.1, rustls on ring.
+pub mod http_client;
 // Notifications, devices and reminder gates (the reminders issue; docs/reminders.md).
 mod dynamodb_notifications;
 pub mod iam;
@@ -70,9 +72,9 @@ impl DynamoDbStore {
 }
 
 /// A Lambda function's SDK configuration: region, credentials and endpoint overrides from the
-/// environment (see [`sdk_config`]), with the one HTTPS client this crate builds in: hyper 1 +
-/// rustls on ring. The SDK's default client would pull aws-lc-sys (a C build) as well; see
-/// `docs/decisions-dynamodb.md`.
+/// environment (see [`sdk_config`]), with the one HTTPS client this crate builds in
+/// ([`http_client`]: hyper 1 + rustls on ring). The SDK's default client would pull aws-lc-sys (a
+/// C build) and an HTTP/2 stack as well; see `docs/decisions-dynamodb.md`.
 pub async fn load_sdk_config() -> aws_types::SdkConfig {
     sdk_config::sdk_config_from_env()
 }
@@ -93,23 +95,7 @@ const AWS_TRUST_ROOTS: [&[u8]; 5] = [
 /// ~140 certificates took 3 ms of every cold start's CPU (measured, docs/performance.md), and
 /// nothing but AWS endpoints is ever called through it.
 pub fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls;
-    let trust = AWS_TRUST_ROOTS
-        .iter()
-        .fold(tls::TrustStore::empty(), |store, pem| {
-            store.with_pem_certificate(*pem)
-        });
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(
-            tls::TlsContext::builder()
-                .with_trust_store(trust)
-                .build()
-                .expect("a TLS context of compiled-in roots builds"),
-        )
-        .build_https()
+    http_client::http_client(&AWS_TRUST_ROOTS)
 }
 
 impl DynamoDbStore {
