@@ -25,7 +25,7 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
@@ -108,7 +108,10 @@ impl PooledClient {
             .https_or_http()
             .enable_http1()
             .wrap_connector(tcp);
+        // The timer lets the pool close idle sockets in a long-running process (the local
+        // server on DynamoDB); without it they are dropped only when next checked out.
         let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(https);
         Connector {
