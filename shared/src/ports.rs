@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::audit::AuditEvent;
+use crate::domain::device::Device;
 use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
 
 pub use hardening::{AuditLog, QuotaKind, UsageQuota};
@@ -109,10 +110,20 @@ pub trait Directory: Send + Sync {
     async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError>;
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError>;
 
-    /// The profiles of `ids` in one read (one `BatchGetItem` on DynamoDB), in the order asked:
-    /// `None` where a user has no profile. An id may be asked twice. The side effects read both
-    /// participants of an appointment with it.
-    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError>;
+    /// What it takes to reach each of `ids` — the profile and the registered push devices — in
+    /// one read (one `BatchGetItem` on DynamoDB: a user's devices live in their profile item), in
+    /// the order asked. An id may be asked twice. The side effects read both participants of an
+    /// appointment with it, once per change and once per reminder.
+    async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError>;
+}
+
+/// How to reach a user: the profile (time zone, phone, SMS opt-in) where they have one, and the
+/// devices registered for push reminders (a user may register one before they have a profile).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Contacts {
+    pub profile: Option<UserProfile>,
+    /// Ordered by device id.
+    pub devices: Vec<Device>,
 }
 
 #[async_trait]

@@ -176,9 +176,9 @@ async fn a_booking_and_a_reminder_take_one_read_and_one_notice_write_each() {
 
     counter.take();
 
-    // The 24 h reminder: the appointment, the gate claim, both profiles in one read, both
-    // notices in one write, the patient's SMS quota (doctors are not capped), each user's
-    // devices, the gate's "sent"; nothing on the bus.
+    // The 24 h reminder: the appointment, the gate claim, both profiles with their devices in
+    // one read, both notices in one write, the patient's SMS quota (doctors are not capped), the
+    // gate's "sent"; nothing on the bus.
     let reminder = ReminderRequest {
         appointment_id: a.id,
         kind: ReminderKind::DayBefore,
@@ -202,7 +202,6 @@ async fn a_booking_and_a_reminder_take_one_read_and_one_notice_write_each() {
             ("BatchWriteItem", 1),
             ("GetItem", 1),
             ("PutItem", 1),
-            ("Query", 2),
             ("UpdateItem", 2),
         ])
     );

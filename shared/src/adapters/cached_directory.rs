@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::domain::{Doctor, UserId, UserProfile};
-use crate::ports::{Directory, StoreError};
+use crate::ports::{Contacts, Directory, StoreError};
 
 /// How long a loaded directory is used before it is loaded again.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
@@ -123,8 +123,8 @@ impl Directory for CachedDirectory {
         self.inner.put_user(user).await
     }
 
-    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
-        self.inner.get_users(ids).await
+    async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
+        self.inner.get_contacts(ids).await
     }
 }
 
@@ -175,8 +175,8 @@ mod tests {
         async fn put_user(&self, _user: &UserProfile) -> Result<(), StoreError> {
             Ok(())
         }
-        async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
-            Ok(vec![None; ids.len()])
+        async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
+            Ok(vec![Contacts::default(); ids.len()])
         }
     }
 

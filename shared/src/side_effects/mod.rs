@@ -15,11 +15,12 @@ pub mod send_reminder;
 use std::sync::Arc;
 
 use crate::clock::Clock;
+use crate::domain::device::Device;
 use crate::domain::doctor::TimeZone;
 use crate::domain::notification::Recipient;
 use crate::domain::{Appointment, Role, UserProfile};
 use crate::ports::{
-    AppointmentStore, DeviceRegistry, Directory, EventPublisher, NotificationStore, Notifier,
+    AppointmentStore, Contacts, Directory, EventPublisher, NotificationStore, Notifier,
     OutboundError, ReminderGate, ReminderScheduler, StoreError, UsageQuota,
 };
 
@@ -32,7 +33,6 @@ pub struct EffectDeps {
     pub appointments: Arc<dyn AppointmentStore>,
     pub directory: Arc<dyn Directory>,
     pub notifications: Arc<dyn NotificationStore>,
-    pub devices: Arc<dyn DeviceRegistry>,
     pub gate: Arc<dyn ReminderGate>,
     /// The per-user daily SMS cap (see `send_reminder::DAILY_SMS_CAP`).
     pub quotas: Arc<dyn UsageQuota>,
@@ -58,7 +58,6 @@ impl EffectDeps {
         S: AppointmentStore
             + Directory
             + NotificationStore
-            + DeviceRegistry
             + ReminderGate
             + UsageQuota
             + Clone
@@ -68,7 +67,6 @@ impl EffectDeps {
             appointments: Arc::new(store.clone()),
             directory: Arc::new(store.clone()),
             notifications: Arc::new(store.clone()),
-            devices: Arc::new(store.clone()),
             gate: Arc::new(store.clone()),
             quotas: Arc::new(store),
             scheduler,
@@ -111,30 +109,32 @@ impl EffectError {
 }
 
 /// A participant of `appointment` as a recipient: their profile when they have one (for the time
-/// zone and contact), else the doctor's directory zone, else UTC.
+/// zone and contact), else the doctor's directory zone, else UTC; and their push devices.
 pub(crate) struct Participant {
     pub recipient: Recipient,
     pub profile: Option<UserProfile>,
+    pub devices: Vec<Device>,
 }
 
 pub(crate) async fn participants(
     deps: &EffectDeps,
     appointment: &Appointment,
 ) -> Result<[Participant; 2], StoreError> {
-    // Both profiles in one read: the side effects run once per change and per reminder, so
-    // every round trip here is paid on each of them (docs/performance.md, AWS calls).
-    let [patient, doctor]: [Option<UserProfile>; 2] = deps
+    // Both users' profiles and devices in one read: the side effects run once per change and
+    // per reminder, so every round trip here is paid on each of them (docs/performance.md, AWS
+    // calls).
+    let [patient, doctor]: [Contacts; 2] = deps
         .directory
-        .get_users(&[
+        .get_contacts(&[
             appointment.patient_id.clone(),
             appointment.doctor_id.clone(),
         ])
         .await?
         .try_into()
         .map_err(|_| {
-            StoreError::Internal("get_users answered for another number of users".into())
+            StoreError::Internal("get_contacts answered for another number of users".into())
         })?;
-    let doctor_zone = match &doctor {
+    let doctor_zone = match &doctor.profile {
         Some(p) => p.time_zone,
         None => deps
             .directory
@@ -144,6 +144,7 @@ pub(crate) async fn participants(
             .unwrap_or_default(),
     };
     let patient_zone = patient
+        .profile
         .as_ref()
         .map(|p| p.time_zone)
         .unwrap_or_else(TimeZone::default);
@@ -154,7 +155,8 @@ pub(crate) async fn participants(
                 role: Role::Patient,
                 time_zone: patient_zone,
             },
-            profile: patient,
+            profile: patient.profile,
+            devices: patient.devices,
         },
         Participant {
             recipient: Recipient {
@@ -162,7 +164,8 @@ pub(crate) async fn participants(
                 role: Role::Doctor,
                 time_zone: doctor_zone,
             },
-            profile: doctor,
+            profile: doctor.profile,
+            devices: doctor.devices,
         },
     ])
 }

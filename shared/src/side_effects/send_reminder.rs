@@ -136,7 +136,12 @@ async fn deliver(
     let (mut sms, mut push, mut disabled) = (0u32, 0u32, 0u32);
     let mut transient: Option<OutboundError> = None;
     let mut attempted = 0u32;
-    for Participant { recipient, profile } in &people {
+    for Participant {
+        recipient,
+        profile,
+        devices,
+    } in &people
+    {
         let context = MessageContext {
             recipient: recipient.id.clone(),
             appointment_id: appointment.id,
@@ -167,7 +172,7 @@ async fn deliver(
                 tracing::warn!(appointment_id = %appointment.id, recipient = %recipient.id, cap = DAILY_SMS_CAP, "daily SMS cap reached; SMS skipped");
             }
         }
-        for device in deps.devices.devices_of(&recipient.id).await? {
+        for device in devices {
             attempted += 1;
             match deps
                 .notifier

@@ -25,7 +25,6 @@ macro_rules! contract_suite {
         $crate::contract::contract_suite!(@cases $fixture;
             doctors_are_listed_by_name_and_found_by_id,
             user_profiles_are_stored_and_replaced,
-            profiles_are_read_together_in_the_order_asked,
             a_booked_appointment_reads_back_as_booked,
             booking_a_held_slot_is_refused_and_writes_nothing,
             the_same_appointment_cannot_be_created_twice,
@@ -125,23 +124,6 @@ pub async fn user_profiles_are_stored_and_replaced<S: Store>(store: &S) {
     store.put_user(&profile).await.unwrap();
     assert_eq!(store.get_user(&user("pat-1")).await.unwrap(), Some(profile));
     assert_eq!(store.get_user(&user("pat-2")).await.unwrap(), None);
-}
-
-pub async fn profiles_are_read_together_in_the_order_asked<S: Store>(store: &S) {
-    let jordan = patient_profile("pat-1", "Jordan Rivera");
-    let sam = patient_profile("pat-2", "Sam Okafor");
-    store.put_user(&jordan).await.unwrap();
-    store.put_user(&sam).await.unwrap();
-    assert_eq!(store.get_users(&[]).await.unwrap(), vec![]);
-    // Order kept, a user without a profile is None, and an id asked twice is answered twice.
-    let found = store
-        .get_users(&[user("pat-2"), user("nobody"), user("pat-1"), user("pat-2")])
-        .await
-        .unwrap();
-    assert_eq!(
-        found,
-        vec![Some(sam.clone()), None, Some(jordan), Some(sam)]
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ use medichain::domain::notification::{render, Notice, NotificationId, Recipient}
 use medichain::domain::reminder::{ReminderKind, ReminderRequest};
 use medichain::domain::Role;
 use medichain::ports::{
-    DeviceRegistry, Directory, GateClaim, NotificationStore, PageRequest, ProfileStore,
+    Contacts, DeviceRegistry, Directory, GateClaim, NotificationStore, PageRequest, ProfileStore,
     ReminderGate, StoreError,
 };
 
@@ -40,6 +40,8 @@ macro_rules! notification_contract_suite {
             marking_read_counts_down_and_only_for_the_recipient,
             a_profile_made_on_first_sight_never_replaces_one_that_exists,
             devices_register_once_list_per_user_and_remove_only_for_their_owner,
+            contacts_are_read_together_in_the_order_asked,
+            a_profile_and_its_devices_are_kept_apart,
             the_reminder_gate_lets_one_worker_send_once,
             a_lapsed_or_released_gate_can_be_claimed_again,
             each_version_and_kind_has_its_own_gate,
@@ -291,6 +293,90 @@ pub async fn devices_register_once_list_per_user_and_remove_only_for_their_owner
         vec![second]
     );
     assert!(store.devices_of(&user("nobody")).await.unwrap().is_empty());
+}
+
+pub async fn contacts_are_read_together_in_the_order_asked<S: Store>(store: &S) {
+    let jordan = patient_profile("pat-1", "Jordan Rivera");
+    let sam = patient_profile("pat-2", "Sam Okafor");
+    store.put_user(&jordan).await.unwrap();
+    store.put_user(&sam).await.unwrap();
+    let phone = device("pat-2", 2, base_time());
+    let tablet = device("pat-2", 1, base_time() + Duration::hours(1));
+    let no_profile_yet = device("newcomer", 3, base_time());
+    for d in [&phone, &tablet, &no_profile_yet] {
+        store.register_device(d).await.unwrap();
+    }
+    assert_eq!(store.get_contacts(&[]).await.unwrap(), vec![]);
+    // Order kept, devices by id, a user without a profile has none (but may have devices), and
+    // an id asked twice is answered twice.
+    let found = store
+        .get_contacts(&[
+            user("pat-2"),
+            user("nobody"),
+            user("pat-1"),
+            user("newcomer"),
+            user("pat-2"),
+        ])
+        .await
+        .unwrap();
+    let sam_contacts = Contacts {
+        profile: Some(sam),
+        devices: vec![tablet, phone],
+    };
+    assert_eq!(
+        found,
+        vec![
+            sam_contacts.clone(),
+            Contacts::default(),
+            Contacts {
+                profile: Some(jordan),
+                devices: vec![]
+            },
+            Contacts {
+                profile: None,
+                devices: vec![no_profile_yet]
+            },
+            sam_contacts,
+        ]
+    );
+}
+
+/// Profiles and devices may share storage (one DynamoDB item): writing one never loses or makes
+/// up the other.
+pub async fn a_profile_and_its_devices_are_kept_apart<S: Store>(store: &S) {
+    let phone = device("pat-1", 1, base_time());
+    store.register_device(&phone).await.unwrap();
+    assert_eq!(
+        store.get_user(&user("pat-1")).await.unwrap(),
+        None,
+        "a device makes no profile"
+    );
+
+    let first = patient_profile("pat-1", "Jordan Rivera");
+    assert_eq!(store.create_profile_if_absent(&first).await.unwrap(), first);
+    let mut changed = first.clone();
+    changed.name = "Jordan R. Rivera".into();
+    store.put_user(&changed).await.unwrap();
+    assert_eq!(
+        store.create_profile_if_absent(&first).await.unwrap(),
+        changed,
+        "the stored profile stays"
+    );
+    assert_eq!(
+        store.devices_of(&user("pat-1")).await.unwrap(),
+        vec![phone.clone()]
+    );
+
+    store
+        .remove_device(&user("pat-1"), &phone.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_user(&user("pat-1")).await.unwrap(),
+        Some(changed),
+        "removing a device keeps the profile"
+    );
+    assert!(store.devices_of(&user("pat-1")).await.unwrap().is_empty());
 }
 
 fn reminder(kind: ReminderKind, version: u64) -> ReminderRequest {

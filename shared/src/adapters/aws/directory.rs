@@ -1,13 +1,17 @@
-//! Doctors and user profiles in the DynamoDB store.
+//! Doctors, and user profiles with their push devices, in the DynamoDB store.
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::table::keys;
-use super::{body_of, get_s, key, s, to_json, DynamoDbStore, BODY, ENTITY, PARTITION_KEY};
+use super::{
+    body_of, get_s, key, s, sdk_error, to_json, DynamoDbStore, Item, BODY, ENTITY, PARTITION_KEY,
+};
+use crate::domain::device::{Device, DeviceId};
 use crate::domain::{Doctor, UserId, UserProfile};
-use crate::ports::{Directory, StoreError};
+use crate::ports::{Contacts, Directory, StoreError};
 
 const NAME: &str = "name";
 
@@ -50,13 +54,13 @@ impl Directory for DynamoDbStore {
     }
 
     async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError> {
-        self.get_item(key(keys::user_pk(id), keys::PROFILE_SK))
-            .await?
-            .map(|item| body_of(&item))
-            .transpose()
+        match self.get_item(profile_key(id)).await? {
+            Some(item) => profile_of(&item),
+            None => Ok(None),
+        }
     }
 
-    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+    async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
         // BatchGetItem refuses a key asked twice.
         let mut distinct: Vec<&UserId> = Vec::with_capacity(ids.len());
         for id in ids {
@@ -64,29 +68,80 @@ impl Directory for DynamoDbStore {
                 distinct.push(id);
             }
         }
-        let keys = distinct
-            .iter()
-            .map(|id| key(keys::user_pk(id), keys::PROFILE_SK))
-            .collect();
+        let keys = distinct.iter().map(|id| profile_key(id)).collect();
         let items = self.batch_get(keys).await?;
         let found = items
             .iter()
             .map(|item| Ok((get_s(item, PARTITION_KEY)?.to_owned(), item)))
             .collect::<Result<HashMap<_, _>, StoreError>>()?;
         ids.iter()
-            .map(|id| {
-                found
-                    .get(&keys::user_pk(id))
-                    .map(|item| body_of(item))
-                    .transpose()
+            .map(|id| match found.get(&keys::user_pk(id)) {
+                Some(item) => Ok(Contacts {
+                    profile: profile_of(item)?,
+                    devices: devices_in(item)?,
+                }),
+                None => Ok(Contacts::default()),
             })
             .collect()
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
-        let mut item = key(keys::user_pk(&user.id), keys::PROFILE_SK);
-        item.insert(ENTITY.into(), s("user"));
-        item.insert(BODY.into(), s(to_json(user)?));
-        self.put_plain(item).await
+        // An update, not a put: the item also holds the user's devices, which must stay.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(&user.id)))
+            .update_expression("SET #entity = :entity, #body = :body")
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_names("#body", BODY)
+            .expression_attribute_values(":entity", s(USER_ENTITY))
+            .expression_attribute_values(":body", s(to_json(user)?))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
     }
+}
+
+/// What a user's profile item (`USER#<user>` / `PROFILE`) is marked as.
+pub(super) const USER_ENTITY: &str = "user";
+/// The prefix of the attributes that hold a user's devices in the profile item, one attribute
+/// `device#<device id>` per device with its JSON: the side effects read a user's profile and
+/// devices in one item, and registering or removing a device touches that attribute only.
+pub(super) const DEVICE_ATTRIBUTE_PREFIX: &str = "device#";
+
+pub(super) fn profile_key(id: &UserId) -> Item {
+    key(keys::user_pk(id), keys::PROFILE_SK)
+}
+
+pub(super) fn device_attribute(id: &DeviceId) -> String {
+    format!("{DEVICE_ATTRIBUTE_PREFIX}{id}")
+}
+
+/// The profile in a profile item; `None` when the item holds only devices (registered before
+/// the profile was made).
+pub(super) fn profile_of(item: &Item) -> Result<Option<UserProfile>, StoreError> {
+    if item.contains_key(BODY) {
+        body_of(item).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The devices in a profile item, by id.
+pub(super) fn devices_in(item: &Item) -> Result<Vec<Device>, StoreError> {
+    let mut devices = item
+        .iter()
+        .filter(|(name, _)| name.starts_with(DEVICE_ATTRIBUTE_PREFIX))
+        .map(|(name, value)| device_of(name, value))
+        .collect::<Result<Vec<_>, _>>()?;
+    devices.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(devices)
+}
+
+pub(super) fn device_of(name: &str, value: &AttributeValue) -> Result<Device, StoreError> {
+    let AttributeValue::S(json) = value else {
+        return Err(StoreError::Corrupt(format!("{name} is not a string")));
+    };
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

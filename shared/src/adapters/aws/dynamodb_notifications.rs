@@ -4,8 +4,10 @@
 //! | item | pk | sk |
 //! |---|---|---|
 //! | notification | `USER#<user>` | `NOTIF#<notification id>` (ids sort by creation time) |
-//! | device | `USER#<user>` | `DEVICE#<device id>` |
 //! | reminder gate | `APPT#<appointment>` | `REMINDER#<kind>#v<version>` |
+//!
+//! Profiles and push devices share the profile item (`USER#<user>` / `PROFILE`, see
+//! `directory.rs`): a device is its attribute `device#<device id>`.
 //!
 //! Every access is a key lookup or a Query on one user's partition; nothing scans.
 
@@ -14,6 +16,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use chrono::{DateTime, Duration, Utc};
 
+use super::directory::{
+    device_attribute, device_of, devices_in, profile_key, profile_of, USER_ENTITY,
+};
 use super::table::keys;
 use super::{
     body_of, get_s, key, n, s, sdk_error, to_json, DynamoDbStore, Item, BODY, ENTITY,
@@ -30,7 +35,6 @@ use crate::ports::{
 };
 
 const NOTIFICATION_PREFIX: &str = "NOTIF#";
-const DEVICE_PREFIX: &str = "DEVICE#";
 const READ: &str = "read";
 const STATUS: &str = "status";
 const LEASE_UNTIL: &str = "lease_until";
@@ -119,33 +123,6 @@ impl DynamoDbStore {
             Ok(_) => Ok(true),
             Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(sdk_error(e)),
-        }
-    }
-
-    /// Every item of a user's partition whose sort key starts with `prefix`, in key order.
-    async fn query_prefix(&self, user: &UserId, prefix: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", PARTITION_KEY)
-                .expression_attribute_names("#sk", SORT_KEY)
-                .expression_attribute_values(":pk", s(keys::user_pk(user)))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
         }
     }
 }
@@ -269,48 +246,71 @@ impl ProfileStore for DynamoDbStore {
         &self,
         profile: &UserProfile,
     ) -> Result<UserProfile, StoreError> {
-        // The same item `Directory::put_user` writes.
-        let profile_key = key(keys::user_pk(&profile.id), keys::PROFILE_SK);
-        let item = with(
-            profile_key.clone(),
-            [(ENTITY, s("user")), (BODY, s(to_json(profile)?))],
-        );
-        if self.put_if_absent(item).await? {
-            return Ok(profile.clone());
+        // The item `Directory::put_user` writes; it may exist already with devices only.
+        let created = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(&profile.id)))
+            .update_expression("SET #entity = :entity, #body = :body")
+            .condition_expression("attribute_not_exists(#body)")
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_names("#body", BODY)
+            .expression_attribute_values(":entity", s(USER_ENTITY))
+            .expression_attribute_values(":body", s(to_json(profile)?))
+            .send()
+            .await;
+        match created {
+            Ok(_) => return Ok(profile.clone()),
+            Err(e) if condition_failed(&e) => {}
+            Err(e) => return Err(sdk_error(e)),
         }
-        let stored = self.get_item(profile_key).await?.ok_or_else(|| {
-            StoreError::Corrupt("a profile vanished between its write and its read".into())
-        })?;
-        body_of(&stored)
+        let stored = self.get_item(profile_key(&profile.id)).await?;
+        stored
+            .as_ref()
+            .map(profile_of)
+            .transpose()?
+            .flatten()
+            .ok_or_else(|| {
+                StoreError::Corrupt("a profile vanished between its write and its read".into())
+            })
     }
 }
 
 #[async_trait]
 impl DeviceRegistry for DynamoDbStore {
     async fn register_device(&self, device: &Device) -> Result<Device, StoreError> {
-        let device_key = key(
-            keys::user_pk(&device.user_id),
-            format!("{DEVICE_PREFIX}{}", device.id),
-        );
-        let item = with(
-            device_key.clone(),
-            [(ENTITY, s("device")), (BODY, s(to_json(device)?))],
-        );
-        if self.put_if_absent(item).await? {
-            return Ok(device.clone());
-        }
-        let stored = self.get_item(device_key).await?.ok_or_else(|| {
-            StoreError::Corrupt("a device vanished between its write and its read".into())
-        })?;
-        body_of(&stored)
+        let attribute = device_attribute(&device.id);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(profile_key(&device.user_id)))
+            // The first registration stays (the same token gives the same id).
+            .update_expression("SET #entity = :entity, #device = if_not_exists(#device, :device)")
+            .expression_attribute_names("#entity", ENTITY)
+            .expression_attribute_names("#device", &attribute)
+            .expression_attribute_values(":entity", s(USER_ENTITY))
+            .expression_attribute_values(":device", s(to_json(device)?))
+            // Not UPDATED_NEW: an attribute `if_not_exists` kept is not always counted as
+            // updated (moto leaves it out), and the stored device is what the caller gets.
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let stored = out
+            .attributes
+            .as_ref()
+            .and_then(|a| a.get(&attribute))
+            .ok_or_else(|| StoreError::Corrupt("a registered device was not returned".into()))?;
+        device_of(&attribute, stored)
     }
 
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
-        self.query_prefix(user, DEVICE_PREFIX)
-            .await?
-            .iter()
-            .map(body_of)
-            .collect()
+        match self.get_item(profile_key(user)).await? {
+            Some(item) => devices_in(&item),
+            None => Ok(Vec::new()),
+        }
     }
 
     async fn remove_device(
@@ -318,23 +318,29 @@ impl DeviceRegistry for DynamoDbStore {
         user: &UserId,
         id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
-        let out = self
+        let attribute = device_attribute(id);
+        let removed = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                keys::user_pk(user),
-                format!("{DEVICE_PREFIX}{id}"),
-            )))
-            .return_values(ReturnValue::AllOld)
+            .set_key(Some(profile_key(user)))
+            .update_expression("REMOVE #device")
+            // Without it, an update of a missing item would create an empty one.
+            .condition_expression("attribute_exists(#device)")
+            .expression_attribute_names("#device", &attribute)
+            .return_values(ReturnValue::UpdatedOld)
             .send()
-            .await
-            .map_err(sdk_error)?;
-        out.attributes
-            .filter(|a| !a.is_empty())
-            .as_ref()
-            .map(body_of)
-            .transpose()
+            .await;
+        match removed {
+            Ok(out) => out
+                .attributes
+                .as_ref()
+                .and_then(|a| a.get(&attribute))
+                .map(|value| device_of(&attribute, value))
+                .transpose(),
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 }
 

@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
+use super::notifications::devices_of;
 use super::{body_by_id, from_json, internal, to_json, EmbeddedStore};
 use crate::domain::{Doctor, UserId, UserProfile};
-use crate::ports::{Directory, StoreError};
+use crate::ports::{Contacts, Directory, StoreError};
 
 #[async_trait]
 impl Directory for EmbeddedStore {
@@ -47,11 +48,20 @@ impl Directory for EmbeddedStore {
         self.run(move |conn| body_by_id(conn, "users", &id)).await
     }
 
-    async fn get_users(&self, ids: &[UserId]) -> Result<Vec<Option<UserProfile>>, StoreError> {
+    async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         // One connection turn for all of them, as one BatchGetItem is on DynamoDB.
-        self.run(move |conn| ids.iter().map(|id| body_by_id(conn, "users", id)).collect())
-            .await
+        self.run(move |conn| {
+            ids.iter()
+                .map(|id| {
+                    Ok(Contacts {
+                        profile: body_by_id(conn, "users", id)?,
+                        devices: devices_of(conn, id)?,
+                    })
+                })
+                .collect()
+        })
+        .await
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {

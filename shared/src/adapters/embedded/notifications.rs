@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::{from_json, internal, to_json, EmbeddedStore};
 use crate::adapters::sortable_time;
@@ -208,16 +208,7 @@ impl DeviceRegistry for EmbeddedStore {
 
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
         let user = user.to_string();
-        self.run(move |conn| {
-            let mut stmt = conn
-                .prepare_cached("SELECT body FROM devices WHERE user_id = ?1 ORDER BY id")
-                .map_err(internal)?;
-            let rows = stmt
-                .query_map([user], |row| row.get::<_, String>(0))
-                .map_err(internal)?;
-            rows.map(|r| from_json(&r.map_err(internal)?)).collect()
-        })
-        .await
+        self.run(move |conn| devices_of(conn, &user)).await
     }
 
     async fn remove_device(
@@ -239,6 +230,17 @@ impl DeviceRegistry for EmbeddedStore {
         })
         .await
     }
+}
+
+/// A user's devices, by id.
+pub(super) fn devices_of(conn: &Connection, user: &str) -> Result<Vec<Device>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT body FROM devices WHERE user_id = ?1 ORDER BY id")
+        .map_err(internal)?;
+    let rows = stmt
+        .query_map([user], |row| row.get::<_, String>(0))
+        .map_err(internal)?;
+    rows.map(|r| from_json(&r.map_err(internal)?)).collect()
 }
 
 fn gate_key(r: &ReminderRequest) -> (String, &'static str, i64) {
