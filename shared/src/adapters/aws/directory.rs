@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::table::keys;
@@ -86,20 +87,28 @@ impl Directory for DynamoDbStore {
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
-        // An update, not a put: the item also holds the user's devices, which must stay.
-        self.client
+        self.profile_update(user)?.send().await.map_err(sdk_error)?;
+        Ok(())
+    }
+}
+
+impl DynamoDbStore {
+    /// An UpdateItem that writes `profile` into its item: an update, not a put, because the
+    /// item also holds the user's devices, which must stay. `#body` names the profile.
+    pub(super) fn profile_update(
+        &self,
+        profile: &UserProfile,
+    ) -> Result<UpdateItemFluentBuilder, StoreError> {
+        Ok(self
+            .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(profile_key(&user.id)))
+            .set_key(Some(profile_key(&profile.id)))
             .update_expression("SET #entity = :entity, #body = :body")
             .expression_attribute_names("#entity", ENTITY)
             .expression_attribute_names("#body", BODY)
             .expression_attribute_values(":entity", s(USER_ENTITY))
-            .expression_attribute_values(":body", s(to_json(user)?))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+            .expression_attribute_values(":body", s(to_json(profile)?)))
     }
 }
 

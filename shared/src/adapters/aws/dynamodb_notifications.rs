@@ -248,16 +248,8 @@ impl ProfileStore for DynamoDbStore {
     ) -> Result<UserProfile, StoreError> {
         // The item `Directory::put_user` writes; it may exist already with devices only.
         let created = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(profile_key(&profile.id)))
-            .update_expression("SET #entity = :entity, #body = :body")
+            .profile_update(profile)?
             .condition_expression("attribute_not_exists(#body)")
-            .expression_attribute_names("#entity", ENTITY)
-            .expression_attribute_names("#body", BODY)
-            .expression_attribute_values(":entity", s(USER_ENTITY))
-            .expression_attribute_values(":body", s(to_json(profile)?))
             .send()
             .await;
         match created {
