@@ -12,7 +12,7 @@ mod outbox;
 mod schema;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use rusqlite::Connection;
 
@@ -32,11 +32,15 @@ const STATEMENT_CACHE: usize = 128;
 /// less than the two thread hand-offs a dedicated SQLite thread or the blocking pool costs per
 /// operation: under a booking load those hand-offs were a third of the local server's CPU
 /// (`perf`: context switches and futex wake-ups around the job channel). SQLite serialises
-/// writers anyway, so one lock gives up no parallelism. The connection closes when the last clone
-/// is dropped.
+/// writers anyway, so one lock gives up no parallelism. The lock is tokio's, not std's: an
+/// operation that finds the connection busy waits as a parked task, and its worker thread goes on
+/// serving other requests meanwhile. With std's mutex a waiting operation blocked its thread
+/// (the local server runs one per core): under a booking load the connection was held 76% of the
+/// time and the threads spent a third of theirs blocked on it (docs/performance.md). The
+/// connection closes when the last clone is dropped.
 #[derive(Clone)]
 pub struct EmbeddedStore {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<tokio::sync::Mutex<Connection>>,
 }
 
 impl EmbeddedStore {
@@ -58,20 +62,20 @@ impl EmbeddedStore {
             .map_err(internal)?;
         schema::migrate(&conn)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(tokio::sync::Mutex::new(conn)),
         })
     }
 
     /// Runs `f` with the connection, on the calling thread (see the type's documentation for
     /// why not on a thread of its own). A panic inside `f` is caught: it fails this call, not the
-    /// store (a transaction it left open is rolled back as the panic unwinds, and the lock is not
-    /// poisoned because the panic never crosses it).
+    /// store (a transaction it left open is rolled back as the panic unwinds). `f` runs without
+    /// an await once the lock is taken, so a caller dropped while it waits has run nothing.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut conn = self.conn.lock().await;
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut conn))).unwrap_or_else(
             |_| {
                 Err(StoreError::Internal(
