@@ -176,7 +176,7 @@ impl AppointmentStore for EmbeddedStore {
 
     async fn get(&self, id: &AppointmentId) -> Result<Option<Appointment>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| body_by_id(conn, "appointments", &id))
+        self.read(move |conn| body_by_id(conn, "appointments", &id))
             .await
     }
 
@@ -252,7 +252,7 @@ impl AppointmentStore for EmbeddedStore {
                AND (start > ?4 OR (start = ?4 AND id > ?5))
              ORDER BY start, id LIMIT ?6"
         );
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;
             let rows = stmt
                 .query_map(
@@ -281,7 +281,7 @@ impl AppointmentStore for EmbeddedStore {
         to: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>, StoreError> {
         let (doctor, from, to) = (doctor.to_string(), sortable_time(from), sortable_time(to));
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT start FROM slot_locks WHERE doctor_id = ?1 AND start >= ?2 AND start < ?3

@@ -51,7 +51,7 @@ impl AuditLog for EmbeddedStore {
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let id = appointment.to_string();
         let bodies: Vec<String> = self
-            .run(move |conn| {
+            .read(move |conn| {
                 let mut stmt = conn
                     .prepare(
                         "SELECT body FROM audit_events WHERE appointment_id = ?1

@@ -11,7 +11,7 @@ use crate::ports::{Contacts, Directory, StoreError};
 #[async_trait]
 impl Directory for EmbeddedStore {
     async fn list_doctors(&self) -> Result<Vec<Doctor>, StoreError> {
-        self.run(|conn| {
+        self.read(|conn| {
             let mut stmt = conn
                 .prepare_cached("SELECT body FROM doctors ORDER BY name, id")
                 .map_err(internal)?;
@@ -25,7 +25,8 @@ impl Directory for EmbeddedStore {
 
     async fn get_doctor(&self, id: &UserId) -> Result<Option<Doctor>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| body_by_id(conn, "doctors", &id)).await
+        self.read(move |conn| body_by_id(conn, "doctors", &id))
+            .await
     }
 
     async fn put_doctor(&self, doctor: &Doctor) -> Result<(), StoreError> {
@@ -45,13 +46,13 @@ impl Directory for EmbeddedStore {
 
     async fn get_user(&self, id: &UserId) -> Result<Option<UserProfile>, StoreError> {
         let id = id.to_string();
-        self.run(move |conn| body_by_id(conn, "users", &id)).await
+        self.read(move |conn| body_by_id(conn, "users", &id)).await
     }
 
     async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         // One connection turn for all of them, as one BatchGetItem is on DynamoDB.
-        self.run(move |conn| {
+        self.read(move |conn| {
             ids.iter()
                 .map(|id| {
                     Ok(Contacts {

@@ -39,7 +39,7 @@ fn image(body: Option<String>) -> Result<Option<Appointment>, StoreError> {
 impl EmbeddedStore {
     /// The oldest changes not handled yet, in the order they happened.
     pub async fn next_changes(&self, limit: u32) -> Result<Vec<FeedChange>, StoreError> {
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT seq, attempts, old_body, new_body FROM appointment_changes
@@ -107,7 +107,7 @@ impl EmbeddedStore {
         limit: u32,
     ) -> Result<Vec<DueReminder>, StoreError> {
         let now = sortable_time(now);
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT appointment_id, kind, version, due_at, attempts FROM scheduled_reminders

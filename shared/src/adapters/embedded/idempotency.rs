@@ -109,7 +109,7 @@ impl IdempotencyStore for EmbeddedStore {
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyBegin>, StoreError> {
         let (key, fp) = (key.clone(), fingerprint.to_owned());
-        self.run(move |conn| {
+        self.read(move |conn| {
             Ok(Record::load(conn, &key)?.and_then(|r| r.judge(&fp, &sortable_time(now))))
         })
         .await

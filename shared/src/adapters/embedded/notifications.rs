@@ -79,7 +79,7 @@ impl NotificationStore for EmbeddedStore {
         // Ids are never empty and sort by time: "~" sorts after every id, so no cursor = newest.
         let before = before.map(String::from).unwrap_or_else(|| "~".to_owned());
         let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
-        self.run(move |conn| {
+        self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
                     "SELECT body, read FROM notifications WHERE user_id = ?1 AND id < ?2
@@ -111,7 +111,7 @@ impl NotificationStore for EmbeddedStore {
 
     async fn unread_count(&self, user: &UserId) -> Result<u64, StoreError> {
         let user = user.to_string();
-        self.run(move |conn| {
+        self.read(move |conn| {
             conn.query_row(
                 "SELECT COUNT(*) FROM notifications WHERE user_id = ?1 AND read = 0",
                 [user],
@@ -208,7 +208,7 @@ impl DeviceRegistry for EmbeddedStore {
 
     async fn devices_of(&self, user: &UserId) -> Result<Vec<Device>, StoreError> {
         let user = user.to_string();
-        self.run(move |conn| devices_of(conn, &user)).await
+        self.read(move |conn| devices_of(conn, &user)).await
     }
 
     async fn remove_device(

@@ -87,7 +87,7 @@ impl EmbeddedOutbox {
     /// Every message sent so far, oldest first.
     pub async fn messages(&self) -> Result<Vec<OutboxMessage>, StoreError> {
         self.store
-            .run(|conn| {
+            .read(|conn| {
                 let mut stmt = conn
                     .prepare_cached(
                         "SELECT channel, recipient, address, text, appointment_id, kind, sent_at
