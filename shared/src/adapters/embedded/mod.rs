@@ -65,16 +65,12 @@ impl EmbeddedStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Internal(Box::new(e)))?;
         let path = data_dir.join(Self::FILE_NAME);
-        let conn = Connection::open(&path).map_err(internal)?;
+        let conn = open_connection(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(internal)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(internal)?;
         conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(internal)?;
-        // Every statement this store runs is prepared once per connection (see `exec`).
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(internal)?;
         schema::migrate(&conn)?;
         let readers = (0..READERS)
@@ -129,13 +125,20 @@ impl EmbeddedStore {
     }
 }
 
-/// A read connection on the database the writer has opened and migrated.
-fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+/// A connection with what both kinds share: every statement this store runs is prepared once
+/// per connection (see `exec`), and a lock held elsewhere is waited for, not failed on.
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(internal)?;
-    conn.pragma_update(None, "query_only", "ON")
-        .map_err(internal)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(internal)?;
+    Ok(conn)
+}
+
+/// A read connection on the database the writer has opened and migrated.
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let conn = open_connection(path)?;
+    conn.pragma_update(None, "query_only", "ON")
         .map_err(internal)?;
     Ok(conn)
 }
