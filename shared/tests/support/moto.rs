@@ -25,14 +25,36 @@ pub struct MotoServer {
 /// the test binary exits, however it exits, the shell reads end-of-file and stops moto. (A
 /// `static` is never dropped, so a `Drop` impl could not do this.)
 const SUPERVISOR: &str = r#"
-command -v moto_server >/dev/null 2>&1 || {
-    echo "moto_server is not on PATH; install it with: pip install 'moto[server]'" >&2
+python3 -c 'import moto.server' 2>/dev/null || {
+    echo "moto_server is not installed; install it with: pip install 'moto[server]'" >&2
     exit 127
 }
-moto_server -H 127.0.0.1 -p "$1" >"${TMPDIR:-/tmp}/medichain-moto-$1.log" 2>&1 &
+python3 -c "$SERIALISED_MOTO" "$1" >"${TMPDIR:-/tmp}/medichain-moto-$1.log" 2>&1 &
 moto=$!
 cat >/dev/null
 kill "$moto" 2>/dev/null
+"#;
+
+/// `moto_server`'s own application and HTTP server, with one change: requests are handled one at
+/// a time. DynamoDB applies each request atomically; moto does not. Its request threads check a
+/// condition and write without a lock, and `TransactWriteItems` copies the tables first and puts
+/// the copy back when a condition fails, undoing what other requests wrote in between. On a
+/// slow machine the contract suite's concurrency tests saw 6 takers of a quota of 5 and 13
+/// bookings of one slot. Handling one request at a time gives moto DynamoDB's per-request
+/// atomicity, which is what those tests hold the adapter to.
+const SERIALISED_MOTO: &str = r#"
+import sys, threading
+from werkzeug.serving import run_simple
+from moto.server import DomainDispatcherApplication, create_backend_app
+
+app = DomainDispatcherApplication(create_backend_app)
+one_at_a_time = threading.Lock()
+
+def serialised(environ, start_response):
+    with one_at_a_time:
+        return list(app(environ, start_response))
+
+run_simple("127.0.0.1", int(sys.argv[1]), serialised, threaded=True)
 "#;
 
 static SERVER: OnceLock<MotoServer> = OnceLock::new();
@@ -52,6 +74,7 @@ fn free_port() -> u16 {
 fn start() -> MotoServer {
     let port = free_port();
     let mut child = Command::new("sh")
+        .env("SERIALISED_MOTO", SERIALISED_MOTO)
         .arg("-c")
         .arg(SUPERVISOR)
         .arg("moto-supervisor")
