@@ -19,10 +19,13 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "moto_server (AWS-protocol test server)"
-if ! command -v moto_server >/dev/null 2>&1; then
+# The tests run moto's server from python3 (shared/tests/support/moto.rs), the benchmark runs the
+# moto_server command: both must be there.
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server' 2>/dev/null; then
   python3 -m pip install --quiet 'moto[server]'
 fi
-command -v moto_server >/dev/null 2>&1 || { echo "moto_server is not installed and could not be installed" >&2; exit 1; }
+command -v moto_server >/dev/null 2>&1 && python3 -c 'import moto.server' \
+  || { echo "moto_server is not installed and could not be installed" >&2; exit 1; }
 
 step "independent checkers used by the tests (Python icalendar, openssl)"
 # The calendar export is parsed by an iCalendar implementation that is not ours; throwaway RSA
