@@ -5,8 +5,5 @@ mod contract;
 mod support;
 
 contract::contract_suite!(support::dynamodb);
-// Not `contract_suite!(isolated ...)`: moto does not isolate concurrent transactions (see the
-// macro), so the cap's race is proven on the embedded store only; on DynamoDB it rests on the
-// cap's condition being part of the booking's one transaction (checked above, one at a time).
 contract::notifications::notification_contract_suite!(support::dynamodb);
 contract::audit::audit_contract_suite!(support::dynamodb);

@@ -4,6 +4,5 @@ mod contract;
 mod support;
 
 contract::contract_suite!(support::embedded);
-contract::contract_suite!(isolated support::embedded);
 contract::notifications::notification_contract_suite!(support::embedded);
 contract::audit::audit_contract_suite!(support::embedded);

@@ -57,15 +57,6 @@ macro_rules! contract_suite {
             a_refused_booking_leaves_its_idempotency_record_in_progress,
             concurrent_bookings_of_one_slot_yield_exactly_one,
             concurrent_first_requests_with_one_key_start_exactly_once,
-        );
-    };
-    // Cases that need transactions isolated from each other under concurrent requests. DynamoDB
-    // guarantees that (TransactWriteItems is serializable); moto does not: it checks and applies
-    // a transaction's items one by one without a lock and rolls a cancelled one back by restoring
-    // a copy of the whole table, so concurrent transactions on one item interleave there. Only a
-    // store whose test double isolates transactions runs these.
-    (isolated $fixture:path) => {
-        $crate::contract::contract_suite!(@cases $fixture;
             concurrent_bookings_of_one_patient_stop_at_the_cap,
         );
     };
@@ -1024,8 +1015,6 @@ pub async fn cancelled_and_past_appointments_do_not_count_towards_the_cap<S: Sto
     }
 }
 
-// Run by `contract_suite!(isolated ...)` only, which the DynamoDB binary does not invoke.
-#[allow(dead_code)]
 pub async fn concurrent_bookings_of_one_patient_stop_at_the_cap<S: Store>(store: &S) {
     let t = base_time();
     let tasks: Vec<_> = (0..8)
