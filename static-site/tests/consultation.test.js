@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer } from './support/server.js';
 import { eventually, launch, newPerson } from './support/browser.js';
-import { DOCTOR, PATIENT, emitJitsi, lastMeeting, openRoom, signIn, bookFirstFreeSlot } from './support/app.js';
+import { DOCTOR, PATIENT, emitJitsi, lastMeeting, openRoom, signIn, bookFirstFreeSlot, unreadOnBell } from './support/app.js';
 
 const JITSI_EVENTS = [
   'participantJoined', 'participantLeft', 'videoConferenceJoined', 'videoConferenceLeft',
@@ -81,9 +81,8 @@ describe('a video consultation from booking to leaving the call', () => {
       // The bell counts unread notifications on every signed-in page.
       await eventually(async () => {
         await page.goto(home);
-        const unread = await page.locator('.bell').getAttribute('data-unread');
-        return Number(unread) >= 1;
-      }, { message: `an unread count on the bell at ${home}` });
+        return (await unreadOnBell(page)) >= 1;
+      }, { timeout: 20_000, message: `an unread count on the bell at ${home}` });
       await page.locator('.bell').click();
       await page.waitForURL('**/notifications/');
       const created = page.locator('.notif[data-type="appointment_created"]');
@@ -97,7 +96,7 @@ describe('a video consultation from booking to leaving the call', () => {
       );
 
       // Mark as read lowers the bell's count.
-      const before = Number(await page.locator('.bell').getAttribute('data-unread'));
+      const before = await unreadOnBell(page);
       await ready.getByRole('button', { name: 'Mark as read' }).click();
       await eventually(async () => Number(await page.locator('.bell').getAttribute('data-unread')) === before - 1,
         { message: 'the unread count to drop' });

@@ -25,6 +25,13 @@ export async function bookFirstFreeSlot(page, { doctorId, reason }) {
   return card.getAttribute('data-appointment-id');
 }
 
+/** The bell's unread count, once the header has fetched it (the attribute appears with the answer). */
+export async function unreadOnBell(page) {
+  const bell = page.locator('.bell[data-unread]');
+  await bell.waitFor({ state: 'attached' });
+  return Number(await bell.getAttribute('data-unread'));
+}
+
 /** True when the page can be scrolled sideways (the layout is wider than the viewport). */
 export function horizontalOverflow(page) {
   return page.evaluate(() => {
