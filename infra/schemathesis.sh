@@ -25,8 +25,13 @@ if ! "$st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
 fi
 "$st" --version | grep -q "$SCHEMATHESIS_VERSION" || { echo "schemathesis could not be installed" >&2; exit 1; }
 
-cargo build --quiet --locked -p medichain-local
-server_bin="${CARGO_TARGET_DIR:-target}/debug/medichain-local"
+# infra/test.sh hands over the server it built with the whole workspace (MEDICHAIN_LOCAL_BIN).
+server_bin="${MEDICHAIN_LOCAL_BIN:-}"
+if [ -z "$server_bin" ]; then
+  cargo build --quiet --locked -p medichain-local
+  server_bin="${CARGO_TARGET_DIR:-target}/debug/medichain-local"
+fi
+[ -x "$server_bin" ] || { echo "no local server at $server_bin" >&2; exit 1; }
 
 data_dir=$(mktemp -d)
 report_dir=$(mktemp -d)

@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# A clean clone builds everything once: incremental compilation's caches would only cost time.
+[ "${CI:-}" = true ] && export CARGO_INCREMENTAL=0
+target="${CARGO_TARGET_DIR:-$PWD/target}"
 started=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
@@ -35,7 +38,12 @@ python3 -c 'import icalendar' || { echo "python3 icalendar could not be installe
 command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test keys" >&2; exit 1; }
 
 step "cargo test --workspace"
+# Every binary and test in one build, with one feature resolution for the whole workspace. The
+# later steps run these binaries: building one package on its own (`cargo build -p ...`) resolves
+# other features and compiled tokio, hyper and the AWS SDKs again (docs/operations.md, "CI time").
+cargo build --workspace --bins --tests --locked
 cargo test --workspace --locked
+export MEDICHAIN_LOCAL_BIN="$target/debug/medichain-local"
 
 step "benchmark still runs (quick mode: two functions, debug builds, judges nothing)"
 # The full benchmark (release and arm64 builds, every function) is infra/bench/run.sh; see
@@ -46,7 +54,7 @@ step "hardening: Schemathesis from docs/openapi.json (patient and doctor), a lon
 # Schemathesis is installed into .tools/ when missing (infra/schemathesis.sh); the fuzz targets
 # are proptest suites that also run above with fewer cases. See docs/security.md.
 infra/schemathesis.sh
-FUZZ_CASES=20000 cargo test --locked -p medichain --test fuzz_parsers --test fuzz_requests --test properties
+FUZZ_CASES=20000 cargo test --locked --workspace --test fuzz_parsers --test fuzz_requests --test properties
 
 step "browser tests (headless Chromium against the local server, static-site/tests)"
 if ! command -v chromium >/dev/null 2>&1; then
@@ -60,9 +68,7 @@ if [ ! -f static-site/node_modules/.package-lock.json ] \
   || [ static-site/package-lock.json -nt static-site/node_modules/.package-lock.json ]; then
   (cd static-site && npm ci --no-audit --no-fund)
 fi
-cargo build --locked -p medichain-local
-local_bin="${CARGO_TARGET_DIR:-$PWD/target}/debug/medichain-local"
-(cd static-site && MEDICHAIN_LOCAL_BIN="$local_bin" npm test)
+(cd static-site && npm test)
 
 step "deploy checks (cfn-lint, sam validate --lint, arm64 release build of every function)"
 # QUICK=1 skips the build (lint only); see infra/check-deploy.sh and docs/operations.md.

@@ -8,7 +8,7 @@
 #   infra/bench/run.sh --skip-arm64    the same without the arm64 build (no size verdicts)
 #   infra/bench/run.sh --quick         CI's check that the benchmark still works: debug builds of
 #                                      two functions, a few runs each; judges nothing (< 3 min
-#                                      after `cargo test`)
+#                                      after infra/test.sh's build)
 #
 # Only 127.0.0.1 is used: a fake Lambda Runtime API, moto_server, the local server. Every loop
 # is bounded by a count and a time. The table is also written to target/bench/latest.md
@@ -38,10 +38,11 @@ for dir in functions/*/; do
 done
 
 if [ "$mode" = quick ]; then
-  # Two functions (a read and a write) and the baseline, in the debug build `cargo test` has
-  # mostly built already: this checks that every part of the benchmark still runs.
+  # Two functions (a read and a write) and the baseline, in the debug build `cargo test` makes
+  # (the workspace's binaries and tests, one feature resolution: infra/test.sh has built it
+  # already, so nothing compiles twice): this checks that every part of the benchmark still runs.
   only=list-slots,book-appointment
-  cargo build --locked -p bench-hello -p medichain-bench -p medichain-local -p list-slots -p book-appointment
+  cargo build --locked --workspace --bins --tests
   exec "$target/debug/medichain-bench" --quick --bin-dir "$target/debug" --only "$only" \
     --out "$target/bench/quick.md"
 fi

@@ -30,6 +30,14 @@ use medichain_bench::seed::{self, bench_doctor, bench_doctor_id};
 use medichain_bench::stats::{delta_ms, mb, median, mib, ms, quantile};
 use medichain_bench::{binary_markers, cost, sms};
 
+/// A section's heading on stderr, with the seconds since the run began (where a slow run spends
+/// its time).
+macro_rules! section {
+    ($started:expr, $($arg:tt)*) => {
+        eprintln!("== {} ({:.0} s)", format!($($arg)*), $started.elapsed().as_secs_f64())
+    };
+}
+
 /// How much each part measures: the full run, or the quick run CI uses to check that the
 /// benchmark still works (it never judges a time).
 #[derive(Debug, Clone, Copy)]
@@ -179,33 +187,37 @@ async fn main() -> anyhow::Result<()> {
     let started = std::time::Instant::now();
 
     if args.load_only {
-        eprintln!("== local server load");
+        section!(started, "local server load");
         local_load(&args, &plan, &work, &mut table).await?;
         println!("{}", table.markdown());
         let _ = std::fs::remove_dir_all(&work);
         return Ok(());
     }
-    eprintln!("== cold starts ({} runs each)", plan.cold_runs);
+    section!(started, "cold starts ({} runs each)", plan.cold_runs);
     cold_starts(&args, &plan, &functions, &work, &mut table).await?;
     if args.cold_only {
         println!("{}", table.markdown());
         return Ok(());
     }
-    eprintln!("== warm invokes on the embedded store");
+    section!(started, "warm invokes on the embedded store");
     warm_invokes(&args, &plan, &work, &mut table).await?;
-    eprintln!(
-        "== function binaries against moto: memory after {} invokes",
+    section!(
+        started,
+        "function binaries against moto: memory after {} invokes",
         plan.memory_invokes
     );
     let moto = Moto::start()?;
     memory(&args, &plan, &functions, &moto, &work, &mut table).await?;
-    eprintln!("== binary sizes");
+    section!(started, "binary sizes");
     sizes(&args, &functions, &mut table)?;
-    eprintln!("== AWS calls over an appointment's life (moto) and the cost model");
+    section!(
+        started,
+        "AWS calls over an appointment's life (moto) and the cost model"
+    );
     lifecycle_and_cost(&moto, &mut table).await?;
-    eprintln!("== SMS segments");
+    section!(started, "SMS segments");
     sms::check(&mut table);
-    eprintln!("== local server load");
+    section!(started, "local server load");
     local_load(&args, &plan, &work, &mut table).await?;
 
     let markdown = table.markdown();
