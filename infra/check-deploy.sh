@@ -10,7 +10,6 @@
 #   infra/check-deploy.sh                 lint, then build every function (CI profile, below)
 #   SHIP_PROFILE=1 infra/check-deploy.sh  build with the release profile exactly as sam build ships it
 #   QUICK=1 infra/check-deploy.sh         lint only (local iteration)
-#   INSTALL_ONLY=1 infra/check-deploy.sh  install SAM CLI, cargo-lambda and the arm64 target only
 #
 # The CI build overrides the release profile with LTO off and 16 codegen units: it proves every
 # function compiles and links for arm64 in about a third of the CPU time of the shipping profile
@@ -28,15 +27,6 @@ if [ ! -x "$venv/bin/sam" ] || [ ! -x "$venv/bin/cargo-lambda" ]; then
     || fail "could not install aws-sam-cli and cargo-lambda from PyPI"
 fi
 export PATH="$PWD/$venv/bin:$PATH"
-if [ "${QUICK:-}" != 1 ]; then
-  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
-    || rustup target add aarch64-unknown-linux-gnu \
-    || fail "rustup could not add the aarch64-unknown-linux-gnu target"
-  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
-    || fail "the aarch64-unknown-linux-gnu target is not installed"
-fi
-# infra/test.sh installs the tools while the workspace compiles.
-[ "${INSTALL_ONLY:-}" = 1 ] && exit 0
 
 # Offline: SAM and cfn-lint want a region and credentials to exist, never to be valid. The real
 # ones (if any) are kept out of the way so nothing here can touch an account.
@@ -62,6 +52,11 @@ if [ "${QUICK:-}" = 1 ]; then
   echo "QUICK=1: the arm64 release build is skipped"
   exit 0
 fi
+
+rustup target add aarch64-unknown-linux-gnu \
+  || fail "rustup could not add the aarch64-unknown-linux-gnu target"
+rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+  || fail "the aarch64-unknown-linux-gnu target is not installed"
 
 packages=()
 for manifest in functions/*/Cargo.toml; do

@@ -5,7 +5,6 @@
 #   infra/schemathesis.sh                     the bounded run infra/test.sh makes (~2-3 min)
 #   EXAMPLES=200 infra/schemathesis.sh        more cases per operation
 #   SEED=random infra/schemathesis.sh         a new seed (the default seed keeps CI reproducible)
-#   INSTALL_ONLY=1 infra/schemathesis.sh      install Schemathesis, run nothing
 #
 # Schemathesis comes from PyPI into .tools/schemathesis (gitignored), pinned. The server is
 # medichain-local (built here; $CARGO_TARGET_DIR is honoured) on a free loopback port with a temporary
@@ -25,8 +24,6 @@ if ! "$st" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
 "$st" --version | grep -q "$SCHEMATHESIS_VERSION" || { echo "schemathesis could not be installed" >&2; exit 1; }
-# infra/test.sh installs the tools while the workspace compiles.
-[ "${INSTALL_ONLY:-}" = 1 ] && exit 0
 
 # infra/test.sh hands over the server it built with the whole workspace (MEDICHAIN_LOCAL_BIN).
 server_bin="${MEDICHAIN_LOCAL_BIN:-}"

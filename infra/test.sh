@@ -15,70 +15,33 @@ started=$(date +%s)
 
 step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
 
-# What the tests need besides cargo, installed where missing. Downloads and unpacking, not
-# compilation: it runs in the background while the workspace compiles, and every step after the
-# build waits for it (`tools_ready`). Each install fails loudly; the scripts it calls install the
-# same way when run on their own.
-install_tools() {
-  set -euo pipefail
-  # moto: the tests run its server from python3 (shared/tests/support/moto.rs), the benchmark
-  # runs the moto_server command; both must be there.
-  if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server' 2>/dev/null; then
-    python3 -m pip install --quiet 'moto[server]'
-  fi
-  command -v moto_server >/dev/null 2>&1 && python3 -c 'import moto.server' \
-    || { echo "moto_server is not installed and could not be installed" >&2; exit 1; }
-  # The calendar export is parsed by an iCalendar implementation that is not ours; throwaway RSA
-  # keys for the JaaS token tests are generated with openssl at test time (none is committed).
-  python3 -c 'import icalendar' 2>/dev/null || python3 -m pip install --quiet icalendar
-  python3 -c 'import icalendar' || { echo "python3 icalendar could not be installed" >&2; exit 1; }
-  command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test keys" >&2; exit 1; }
-  # Schemathesis (.tools/schemathesis); SAM CLI, cargo-lambda (.tools/venv) and the arm64 target.
-  INSTALL_ONLY=1 infra/schemathesis.sh
-  INSTALL_ONLY=1 infra/check-deploy.sh
-  # Chromium (Debian's package) and the browser tests' npm packages (playwright-core).
-  if ! command -v chromium >/dev/null 2>&1; then
-    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
-  fi
-  command -v chromium >/dev/null 2>&1 || { echo "chromium is not installed and could not be installed" >&2; exit 1; }
-  command -v npm >/dev/null 2>&1 || { echo "node 20+ and npm are needed for the browser tests" >&2; exit 1; }
-  if [ ! -f static-site/node_modules/.package-lock.json ] \
-    || [ static-site/package-lock.json -nt static-site/node_modules/.package-lock.json ]; then
-    (cd static-site && npm ci --no-audit --no-fund)
-  fi
-}
-mkdir -p "$target"
-tools_log="$target/install-tools.log"
-install_tools >"$tools_log" 2>&1 &
-tools_pid=$!
-trap 'kill "$tools_pid" 2>/dev/null || true' EXIT
-tools_ready() {
-  [ -z "${tools_pid:-}" ] && return 0
-  if wait "$tools_pid"; then
-    cat "$tools_log"
-    echo "test tools ready ($(( $(date +%s) - started ))s)"
-  else
-    cat "$tools_log" >&2
-    echo "installing the test tools failed (above)" >&2
-    exit 1
-  fi
-  tools_pid=""
-}
-
 step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "moto_server (AWS-protocol test server)"
+# The tests run moto's server from python3 (shared/tests/support/moto.rs), the benchmark runs the
+# moto_server command: both must be there.
+if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c 'import moto.server' 2>/dev/null; then
+  python3 -m pip install --quiet 'moto[server]'
+fi
+command -v moto_server >/dev/null 2>&1 && python3 -c 'import moto.server' \
+  || { echo "moto_server is not installed and could not be installed" >&2; exit 1; }
+
+step "independent checkers used by the tests (Python icalendar, openssl)"
+# The calendar export is parsed by an iCalendar implementation that is not ours; throwaway RSA
+# keys for the JaaS token tests are generated with openssl at test time (none is committed).
+python3 -c 'import icalendar' 2>/dev/null || python3 -m pip install --quiet icalendar
+python3 -c 'import icalendar' || { echo "python3 icalendar could not be installed" >&2; exit 1; }
+command -v openssl >/dev/null 2>&1 || { echo "openssl is needed to generate test keys" >&2; exit 1; }
+
 step "cargo test --workspace"
 # Every binary and test in one build, with one feature resolution for the whole workspace. The
 # later steps run these binaries: building one package on its own (`cargo build -p ...`) resolves
 # other features and compiled tokio, hyper and the AWS SDKs again (docs/operations.md, "CI time").
 cargo build --workspace --bins --tests --locked
-tools_ready
 cargo test --workspace --locked
 export MEDICHAIN_LOCAL_BIN="$target/debug/medichain-local"
 
@@ -94,6 +57,17 @@ infra/schemathesis.sh
 FUZZ_CASES=20000 cargo test --locked --workspace --test fuzz_parsers --test fuzz_requests --test properties
 
 step "browser tests (headless Chromium against the local server, static-site/tests)"
+if ! command -v chromium >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium
+fi
+command -v chromium >/dev/null 2>&1 || { echo "chromium is not installed and could not be installed" >&2; exit 1; }
+command -v npm >/dev/null 2>&1 || { echo "node 20+ and npm are needed for the browser tests" >&2; exit 1; }
+if [ ! -f static-site/node_modules/.package-lock.json ] \
+  || [ static-site/package-lock.json -nt static-site/node_modules/.package-lock.json ]; then
+  (cd static-site && npm ci --no-audit --no-fund)
+fi
 (cd static-site && npm test)
 
 step "deploy checks (cfn-lint, sam validate --lint, arm64 release build of every function)"
