@@ -71,7 +71,7 @@ pub trait DeviceRegistry: Send + Sync {
 /// What a claim on a reminder's gate found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateClaim {
-    /// Nobody sent it and nobody holds a live lease: this worker sends it, then marks it sent (or
+    /// Nobody sent it and nobody holds a live lease: this worker sends it, then completes it (or
     /// releases the gate after a failure).
     Claimed,
     /// It was sent already: a duplicate delivery, do nothing.
@@ -94,7 +94,16 @@ pub trait ReminderGate: Send + Sync {
         expires_at: DateTime<Utc>,
     ) -> Result<GateClaim, StoreError>;
 
-    async fn mark_reminder_sent(&self, reminder: &ReminderRequest) -> Result<(), StoreError>;
+    /// Marks the claimed reminder sent and stores its in-app `notices` in the same write (one
+    /// `BatchWriteItem` on DynamoDB: the notices and the gate record; one transaction on SQLite),
+    /// after the deliveries. `expires_at` is when the record may be forgotten, as at the claim.
+    /// The notices are written as [`NotificationStore::add_notifications`] writes them.
+    async fn complete_reminder(
+        &self,
+        reminder: &ReminderRequest,
+        notices: &[Notification],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Drops a claim after a failure so a retry can send it.
     async fn release_reminder(&self, reminder: &ReminderRequest) -> Result<(), StoreError>;

@@ -1,9 +1,10 @@
 //! `send-reminder`: what happens when a reminder's schedule fires. It re-reads the appointment
 //! (consistently) and sends nothing for one that was cancelled, moved (another version) or is over;
 //! the reminder gate makes sure a second delivery of the same reminder — in sequence or at the
-//! same time — sends nothing either. Then: the in-app notification for both participants, SMS to
-//! the doctor (and to the patient who opted in), push to every registered device. What went out
-//! is logged (ids and counts); no bus event is published for it (docs/decisions-dynamodb.md).
+//! same time — sends nothing either. Then: SMS to the doctor (and to the patient who opted in),
+//! push to every registered device, and the in-app notification for both participants, written
+//! together with the gate's "sent" in one store write. What went out is logged (ids and counts);
+//! no bus event is published for it (docs/decisions-dynamodb.md).
 
 use chrono::Duration;
 
@@ -87,14 +88,10 @@ pub async fn send_reminder(
         return Ok(ReminderOutcome::Skipped(SkipReason::Gone));
     };
     let now = deps.clock.now();
+    let expires_at = appointment.start + GATE_RETENTION;
     match deps
         .gate
-        .claim_reminder(
-            reminder,
-            now,
-            GATE_LEASE,
-            appointment.start + GATE_RETENTION,
-        )
+        .claim_reminder(reminder, now, GATE_LEASE, expires_at)
         .await?
     {
         GateClaim::Claimed => {}
@@ -104,35 +101,56 @@ pub async fn send_reminder(
         }
         GateClaim::InProgress => return Ok(ReminderOutcome::InProgress),
     }
-    match deliver(deps, &appointment, reminder).await {
+    let people = match participants(deps, &appointment).await {
+        Ok(people) => people,
+        Err(e) => {
+            release(deps, reminder).await;
+            return Err(e.into());
+        }
+    };
+    let notices: Vec<_> = people
+        .iter()
+        .map(|p| render(&appointment, Notice::Reminder(reminder.kind), &p.recipient))
+        .collect();
+    match deliver(deps, &appointment, reminder, &people).await {
         Ok(outcome) => {
-            deps.gate.mark_reminder_sent(reminder).await?;
+            // The in-app notices and the gate's "sent" in one write, after the deliveries (one
+            // round trip fewer than writing the notices first: docs/performance.md). Should it
+            // fail, the lease runs out and a retry sends again, as a failed "sent" mark alone did.
+            deps.gate
+                .complete_reminder(reminder, &notices, expires_at)
+                .await?;
             Ok(outcome)
         }
         Err(e) => {
-            // Nothing reached anyone (see `deliver`): let a retry send it.
-            if let Err(release) = deps.gate.release_reminder(reminder).await {
-                tracing::warn!(appointment_id = %reminder.appointment_id, error = %release, "could not release the reminder gate; it frees itself when the lease runs out");
+            // Nothing reached anyone (see `deliver`). The app still shows the reminder now —
+            // the one channel that does not depend on SNS — and a retry sends the rest; its
+            // notices are the same ones (same ids), not a second copy.
+            if let Err(store) = deps.notifications.add_notifications(&notices).await {
+                tracing::warn!(appointment_id = %reminder.appointment_id, error = %store, "in-app reminder not stored; the retry stores it");
             }
+            release(deps, reminder).await;
             Err(e)
         }
     }
 }
 
-/// Sends the reminder on every channel. In-app first (a failure there sends nothing). After that,
-/// a channel that fails is logged and skipped once anything reached someone, because a retry would
-/// repeat what was delivered; only when every attempt failed for a passing reason is it an error.
+/// Lets a retry claim the reminder at once.
+async fn release(deps: &EffectDeps, reminder: &ReminderRequest) {
+    if let Err(release) = deps.gate.release_reminder(reminder).await {
+        tracing::warn!(appointment_id = %reminder.appointment_id, error = %release, "could not release the reminder gate; it frees itself when the lease runs out");
+    }
+}
+
+/// Sends the reminder by SMS and push. A channel that fails is logged and skipped once anything
+/// reached someone, because a retry would repeat what was delivered; only when every attempt
+/// failed for a passing reason is it an error.
 async fn deliver(
     deps: &EffectDeps,
     appointment: &Appointment,
     reminder: &ReminderRequest,
+    people: &[Participant; 2],
 ) -> Result<ReminderOutcome, EffectError> {
-    let people = participants(deps, appointment).await?;
-    let notices: Vec<_> = people
-        .iter()
-        .map(|p| render(appointment, Notice::Reminder(reminder.kind), &p.recipient))
-        .collect();
-    deps.notifications.add_notifications(&notices).await?;
     let (mut sms, mut push, mut disabled) = (0u32, 0u32, 0u32);
     let mut transient: Option<OutboundError> = None;
     let mut attempted = 0u32;
@@ -140,7 +158,7 @@ async fn deliver(
         recipient,
         profile,
         devices,
-    } in &people
+    } in people
     {
         let context = MessageContext {
             recipient: recipient.id.clone(),

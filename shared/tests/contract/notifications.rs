@@ -45,6 +45,7 @@ macro_rules! notification_contract_suite {
             the_reminder_gate_lets_one_worker_send_once,
             a_lapsed_or_released_gate_can_be_claimed_again,
             each_version_and_kind_has_its_own_gate,
+            completing_a_reminder_stores_its_notices_and_marks_it_sent,
             concurrent_claims_of_one_reminder_yield_exactly_one,
         );
     };
@@ -404,7 +405,7 @@ pub async fn the_reminder_gate_lets_one_worker_send_once<S: Store>(store: &S) {
             .unwrap(),
         GateClaim::InProgress
     );
-    store.mark_reminder_sent(&r).await.unwrap();
+    store.complete_reminder(&r, &[], expires).await.unwrap();
     // Sent stays sent, however late the duplicate and even after a stray release.
     store.release_reminder(&r).await.unwrap();
     for later in [Duration::seconds(1), Duration::hours(1), Duration::days(2)] {
@@ -452,7 +453,7 @@ pub async fn a_lapsed_or_released_gate_can_be_claimed_again<S: Store>(store: &S)
         GateClaim::Claimed
     );
     // A record past its expiry counts as absent (TTL deletion lags).
-    store.mark_reminder_sent(&r).await.unwrap();
+    store.complete_reminder(&r, &[], expires).await.unwrap();
     assert_eq!(
         store
             .claim_reminder(
@@ -475,7 +476,7 @@ pub async fn each_version_and_kind_has_its_own_gate<S: Store>(store: &S) {
         .claim_reminder(&v1, now, LEASE, expires)
         .await
         .unwrap();
-    store.mark_reminder_sent(&v1).await.unwrap();
+    store.complete_reminder(&v1, &[], expires).await.unwrap();
     for other in [
         reminder(ReminderKind::DayBefore, 2),
         reminder(ReminderKind::Starting, 1),
@@ -489,6 +490,58 @@ pub async fn each_version_and_kind_has_its_own_gate<S: Store>(store: &S) {
             "{other:?}"
         );
     }
+}
+
+pub async fn completing_a_reminder_stores_its_notices_and_marks_it_sent<S: Store>(store: &S) {
+    let r = reminder(ReminderKind::DayBefore, 2);
+    let now = base_time();
+    let expires = now + Duration::days(30);
+    assert_eq!(
+        store.claim_reminder(&r, now, LEASE, expires).await.unwrap(),
+        GateClaim::Claimed
+    );
+    let notices = [
+        notification("pat-1", now + Duration::seconds(1)),
+        notification("doc-1", now + Duration::seconds(1)),
+    ];
+    // One of them is there already: the failed attempt before this retry stored it.
+    assert!(store.add_notification(&notices[1]).await.unwrap());
+    store
+        .complete_reminder(&r, &notices, expires)
+        .await
+        .unwrap();
+    for (who, notice) in [("pat-1", &notices[0]), ("doc-1", &notices[1])] {
+        let page = store
+            .notifications_of(&user(who), PageRequest::first(10))
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1, "{who}: one notice per id");
+        assert_eq!(page.items[0].id, notice.id, "{who}");
+    }
+    assert_eq!(store.unread_count(&user("pat-1")).await.unwrap(), 1);
+    // Sent: a duplicate delivery, however late within the record's life, sends nothing.
+    for later in [Duration::seconds(1), Duration::days(2)] {
+        assert_eq!(
+            store
+                .claim_reminder(&r, now + later, LEASE, expires)
+                .await
+                .unwrap(),
+            GateClaim::AlreadySent
+        );
+    }
+    // The record expires when it was told to, like a claimed one.
+    assert_eq!(
+        store
+            .claim_reminder(
+                &r,
+                expires + Duration::seconds(1),
+                LEASE,
+                expires + Duration::days(1)
+            )
+            .await
+            .unwrap(),
+        GateClaim::Claimed
+    );
 }
 
 pub async fn concurrent_claims_of_one_reminder_yield_exactly_one<S: Store>(store: &S) {

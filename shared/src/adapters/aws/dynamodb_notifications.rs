@@ -71,6 +71,17 @@ fn condition_failed<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
         .is_some_and(|c| c == "ConditionalCheckFailedException")
 }
 
+/// The items of a batch of notifications. BatchWriteItem refuses a key twice in one batch; the
+/// first of an id wins, as with `add_notification`.
+fn notice_items(notifications: &[Notification]) -> Result<Vec<Item>, StoreError> {
+    let mut seen = std::collections::HashSet::new();
+    notifications
+        .iter()
+        .filter(|n| seen.insert((n.user_id.clone(), n.id.clone())))
+        .map(notification_item)
+        .collect()
+}
+
 fn notification_item(notification: &Notification) -> Result<Item, StoreError> {
     let expires = notification.created_at + NOTIFICATION_RETENTION;
     Ok(with(
@@ -134,15 +145,8 @@ impl NotificationStore for DynamoDbStore {
     }
 
     async fn add_notifications(&self, notifications: &[Notification]) -> Result<(), StoreError> {
-        // BatchWriteItem refuses a key twice in one batch; the first of an id wins, as with
-        // `add_notification`.
-        let mut seen = std::collections::HashSet::new();
-        let items = notifications
-            .iter()
-            .filter(|n| seen.insert((n.user_id.clone(), n.id.clone())))
-            .map(notification_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        self.batch_put(items, "notifications").await
+        self.batch_put(notice_items(notifications)?, "notifications")
+            .await
     }
 
     async fn notifications_of(
@@ -387,18 +391,24 @@ impl ReminderGate for DynamoDbStore {
         }
     }
 
-    async fn mark_reminder_sent(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(gate_key(reminder)))
-            .update_expression("SET #status = :sent")
-            .expression_attribute_names("#status", STATUS)
-            .expression_attribute_values(":sent", s("sent"))
-            .send()
-            .await
-            .map_err(sdk_error)?;
-        Ok(())
+    async fn complete_reminder(
+        &self,
+        reminder: &ReminderRequest,
+        notices: &[Notification],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // The gate's "sent" rides in the notices' batch: one call instead of two. A put, not an
+        // update (a batch takes puts only): it replaces the claim this worker holds.
+        let mut items = notice_items(notices)?;
+        items.push(with(
+            gate_key(reminder),
+            [
+                (ENTITY, s("reminder_gate")),
+                (STATUS, s("sent")),
+                (TTL_ATTRIBUTE, n(expires_at.timestamp())),
+            ],
+        ));
+        self.batch_put(items, "reminder notices and gate").await
     }
 
     async fn release_reminder(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {

@@ -30,6 +30,30 @@ fn decode_cursor(raw: &str) -> Result<NotificationId, StoreError> {
     NotificationId::parse(&text).map_err(|_| StoreError::InvalidCursor)
 }
 
+/// A notification as the columns of its row: user, id, read, JSON body.
+type NoticeRow = (String, String, bool, String);
+
+fn notice_rows(notifications: &[Notification]) -> Result<Vec<NoticeRow>, StoreError> {
+    notifications
+        .iter()
+        .map(|n| Ok((n.user_id.to_string(), n.id.to_string(), n.read, to_json(n)?)))
+        .collect()
+}
+
+/// Inserts each notification unless its user has one with its id (the read mark stays).
+fn insert_notices(conn: &Connection, rows: &[NoticeRow]) -> Result<(), StoreError> {
+    for (user, id, read, body) in rows {
+        super::exec(
+            conn,
+            "INSERT INTO notifications (user_id, id, read, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (user_id, id) DO NOTHING",
+            params![user, id, read, body],
+        )
+        .map_err(internal)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl NotificationStore for EmbeddedStore {
     async fn add_notification(&self, n: &Notification) -> Result<bool, StoreError> {
@@ -48,22 +72,11 @@ impl NotificationStore for EmbeddedStore {
     }
 
     async fn add_notifications(&self, notifications: &[Notification]) -> Result<(), StoreError> {
-        let rows = notifications
-            .iter()
-            .map(|n| Ok((n.user_id.to_string(), n.id.to_string(), n.read, to_json(n)?)))
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let rows = notice_rows(notifications)?;
         self.run(move |conn| {
             // All or none, as the caller retries the whole batch after a failure.
             let tx = conn.transaction().map_err(internal)?;
-            for (user, id, read, body) in &rows {
-                super::exec(
-                    &tx,
-                    "INSERT INTO notifications (user_id, id, read, body) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (user_id, id) DO NOTHING",
-                    params![user, id, read, body],
-                )
-                .map_err(internal)?;
-            }
+            insert_notices(&tx, &rows)?;
             tx.commit().map_err(internal)
         })
         .await
@@ -301,17 +314,28 @@ impl ReminderGate for EmbeddedStore {
         .await
     }
 
-    async fn mark_reminder_sent(&self, reminder: &ReminderRequest) -> Result<(), StoreError> {
+    async fn complete_reminder(
+        &self,
+        reminder: &ReminderRequest,
+        notices: &[Notification],
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let (appointment, kind, version) = gate_key(reminder);
+        let expires = sortable_time(expires_at);
+        let rows = notice_rows(notices)?;
         self.run(move |conn| {
+            let tx = conn.transaction().map_err(internal)?;
+            insert_notices(&tx, &rows)?;
             super::exec(
-                conn,
-                "UPDATE reminder_gates SET status = 'sent'
-                 WHERE appointment_id = ?1 AND kind = ?2 AND version = ?3",
-                params![appointment, kind, version],
+                &tx,
+                "INSERT INTO reminder_gates (appointment_id, kind, version, status, lease_until, expires_at)
+                 VALUES (?1, ?2, ?3, 'sent', '', ?4)
+                 ON CONFLICT (appointment_id, kind, version) DO UPDATE SET
+                   status = 'sent', expires_at = excluded.expires_at",
+                params![appointment, kind, version, expires],
             )
             .map_err(internal)?;
-            Ok(())
+            tx.commit().map_err(internal)
         })
         .await
     }
