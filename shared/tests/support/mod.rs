@@ -74,10 +74,14 @@ pub fn patient_profile(id: &str, name: &str) -> UserProfile {
     }
 }
 
-/// A fixed future instant on a whole second (as stored times are millisecond-precise).
+/// A fixed future instant on a whole minute (as stored times are millisecond-precise), the same
+/// for the whole test run: a case that computed it twice once saw the minute turn in between.
 pub fn base_time() -> DateTime<Utc> {
-    let t = Utc::now() + Duration::days(3);
-    t.with_nanosecond(0).expect("a valid instant") - Duration::seconds(i64::from(t.second()))
+    static BASE: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let t = Utc::now() + Duration::days(3);
+        t.with_nanosecond(0).expect("a valid instant") - Duration::seconds(i64::from(t.second()))
+    })
 }
 
 /// A booked appointment of `patient` with `doctor` at `start`. Built from its JSON form so that
