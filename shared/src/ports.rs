@@ -16,7 +16,10 @@ use crate::domain::device::Device;
 use crate::domain::{Appointment, AppointmentId, Doctor, InvalidValue, UserId, UserProfile};
 
 pub use hardening::{AuditLog, QuotaKind, UsageQuota};
-pub use notifications::{DeviceRegistry, GateClaim, NotificationStore, ProfileStore, ReminderGate};
+pub use notifications::{
+    DeviceRegistry, GateClaim, NotificationStore, ProfileStore, ReminderGate, ReminderReads,
+    ReminderSubject,
+};
 pub use outbound::{
     EventPublisher, MessageContext, NoPush, Notifier, OutboundError, PushOutcome, PushRegistrar,
     ReminderScheduler,

@@ -67,6 +67,7 @@ const DOCTOR_JSON: &str = r#"{"id":"doc","name":"Ada","specialty":"GP","time_zon
 const PROFILE_JSON: &str = r#"{"id":"pat","role":"patient","name":"Pat","time_zone":"UTC","phone":"+14155550123","sms_opt_in":true}"#;
 const REMINDER_JSON: &str =
     r#"{"appointment_id":"3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69","kind":"24h","version":3}"#;
+const REMINDER_WITH_PARTICIPANTS_JSON: &str = r#"{"appointment_id":"3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69","kind":"5m","version":3,"participants":{"patient":"pat-1","doctor":"doc-1"}}"#;
 
 proptest! {
     #![proptest_config(config())]
@@ -209,12 +210,21 @@ proptest! {
         let _ = serde_json::from_slice::<Device>(&garbage);
     }
 
-    /// What a fired schedule hands to send-reminder: exactly {appointment_id, kind, version}.
+    /// What a fired schedule hands to send-reminder: exactly {appointment_id, kind, version}
+    /// and, in payloads scheduled since, {patient, doctor} as `participants`.
     #[test]
-    fn scheduler_payloads_parse_strictly(payload in prop_oneof![mutated(REMINDER_JSON.to_owned()), text()]) {
+    fn scheduler_payloads_parse_strictly(payload in prop_oneof![
+        mutated(REMINDER_JSON.to_owned()),
+        mutated(REMINDER_WITH_PARTICIPANTS_JSON.to_owned()),
+        text(),
+    ]) {
         if let Ok(r) = serde_json::from_str::<ReminderRequest>(&payload) {
-            let json = serde_json::to_value(r).unwrap();
-            prop_assert_eq!(json.as_object().unwrap().len(), 3);
+            let json = serde_json::to_value(&r).unwrap();
+            let fields = json.as_object().unwrap();
+            prop_assert_eq!(fields.len(), 3 + usize::from(r.participants.is_some()));
+            if let Some(named) = fields.get("participants") {
+                prop_assert_eq!(named.as_object().unwrap().len(), 2);
+            }
             prop_assert_eq!(serde_json::from_value::<ReminderRequest>(json).unwrap(), r);
         }
     }

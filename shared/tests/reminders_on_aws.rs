@@ -272,7 +272,7 @@ fn expected_schedule(world: &World, a: &Appointment, kind: ReminderKind, at: &st
         "target": {
             "Arn": FUNCTION_ARN,
             "RoleArn": ROLE_ARN,
-            "Input": serde_json::to_string(&ReminderRequest { appointment_id: a.id, kind, version: a.version }).unwrap(),
+            "Input": serde_json::to_string(&ReminderRequest::for_appointment(a, kind)).unwrap(),
             "RetryPolicy": { "MaximumEventAgeInSeconds": 900, "MaximumRetryAttempts": 5 },
             "DeadLetterConfig": { "Arn": DLQ_ARN },
         },
@@ -295,7 +295,12 @@ async fn schedules_follow_bookings_moves_and_cancels() {
         serde_json::from_str(schedules[0]["target"]["Input"].as_str().unwrap()).unwrap();
     assert_eq!(
         input,
-        json!({ "appointment_id": a.id.to_string(), "kind": "24h", "version": 1 }),
+        json!({
+            "appointment_id": a.id.to_string(),
+            "kind": "24h",
+            "version": 1,
+            "participants": { "patient": "pat-s", "doctor": "doc-s" },
+        }),
         "ids and a version only"
     );
 
@@ -433,11 +438,7 @@ async fn reminders_go_out_once_by_sms_and_push_and_never_for_a_cancelled_appoint
 
     let a = w.book("pat-r", "doc-r").await;
     *w.clock.0.lock().unwrap() = start() - Duration::hours(24);
-    let day = ReminderRequest {
-        appointment_id: a.id,
-        kind: ReminderKind::DayBefore,
-        version: 1,
-    };
+    let day = ReminderRequest::for_appointment(&a, ReminderKind::DayBefore);
     let first = send_reminder(&w.deps, &day).await.unwrap();
     assert_eq!(
         first,
@@ -534,11 +535,8 @@ async fn reminders_go_out_once_by_sms_and_push_and_never_for_a_cancelled_appoint
     moved.start = b.start + Duration::hours(1);
     moved.end = moved.start + Duration::minutes(30);
     w.change(&b, &moved).await;
-    let stale = ReminderRequest {
-        appointment_id: b.id,
-        kind: ReminderKind::Starting,
-        version: 1,
-    };
+    // The payload scheduled for the first time (version 1).
+    let stale = ReminderRequest::for_appointment(&b, ReminderKind::Starting);
     assert_eq!(
         send_reminder(&w.deps, &stale).await.unwrap(),
         ReminderOutcome::Skipped(SkipReason::StaleVersion)

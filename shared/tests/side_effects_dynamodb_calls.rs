@@ -38,7 +38,7 @@ impl Clock for FixedClock {
 /// Counts what would leave for Scheduler, SNS and EventBridge.
 #[derive(Default)]
 struct Outbound {
-    schedules: AtomicUsize,
+    schedules: Mutex<Vec<ReminderRequest>>,
     sms: AtomicUsize,
     push: AtomicUsize,
     events: Mutex<Vec<String>>,
@@ -48,10 +48,10 @@ struct Outbound {
 impl ReminderScheduler for Outbound {
     async fn schedule_reminder(
         &self,
-        _reminder: &ReminderRequest,
+        reminder: &ReminderRequest,
         _at: DateTime<Utc>,
     ) -> Result<(), OutboundError> {
-        self.schedules.fetch_add(1, Ordering::SeqCst);
+        self.schedules.lock().unwrap().push(reminder.clone());
         Ok(())
     }
 
@@ -161,7 +161,8 @@ async fn a_booking_and_a_reminder_take_one_read_and_one_notice_write_each() {
         counter.take(),
         ops(&[("BatchGetItem", 1), ("BatchWriteItem", 1)])
     );
-    assert_eq!(outbound.schedules.load(Ordering::SeqCst), 2);
+    let scheduled = outbound.schedules.lock().unwrap().clone();
+    assert_eq!(scheduled.len(), 2);
     for who in ["pat-1", "doc-1"] {
         let notices = store
             .notifications_of(&user(who), PageRequest::first(10))
@@ -176,25 +177,42 @@ async fn a_booking_and_a_reminder_take_one_read_and_one_notice_write_each() {
 
     counter.take();
 
-    // The 24 h reminder: the appointment, the gate claim, both profiles with their devices in
-    // one read, the patient's SMS quota (doctors are not capped), then both notices and the
-    // gate's "sent" in one write; nothing on the bus.
-    let reminder = ReminderRequest {
-        appointment_id: a.id,
-        kind: ReminderKind::DayBefore,
-        version: a.version,
+    // The 24 h reminder, with the payload that was scheduled: the appointment and both profiles
+    // with their devices in one read, the gate claim, the patient's SMS quota (doctors are not
+    // capped), then both notices and the gate's "sent" in one write; nothing on the bus.
+    let reminder = scheduled
+        .iter()
+        .find(|r| r.kind == ReminderKind::DayBefore)
+        .expect("the 24 h reminder was scheduled");
+    let sent = ReminderOutcome::Sent {
+        sms: 2,
+        push: 1,
+        disabled_endpoints: 0,
     };
-    let outcome = send_reminder(&deps(start - Duration::days(1)), &reminder)
+    let outcome = send_reminder(&deps(start - Duration::days(1)), reminder)
         .await
         .unwrap();
+    assert_eq!(outcome, sent);
     assert_eq!(
-        outcome,
-        ReminderOutcome::Sent {
-            sms: 2,
-            push: 1,
-            disabled_endpoints: 0
-        }
+        counter.take(),
+        ops(&[
+            ("BatchGetItem", 1),
+            ("BatchWriteItem", 1),
+            ("PutItem", 1),
+            ("UpdateItem", 1),
+        ])
     );
+    // A payload scheduled before the participants were in it reads the appointment first: one
+    // GetItem more, and the same reminder otherwise.
+    let old_payload = ReminderRequest {
+        kind: ReminderKind::Starting,
+        participants: None,
+        ..reminder.clone()
+    };
+    let outcome = send_reminder(&deps(start - Duration::minutes(5)), &old_payload)
+        .await
+        .unwrap();
+    assert_eq!(outcome, sent);
     assert_eq!(
         counter.take(),
         ops(&[
@@ -210,7 +228,7 @@ async fn a_booking_and_a_reminder_take_one_read_and_one_notice_write_each() {
             .notifications_of(&user(who), PageRequest::first(10))
             .await
             .unwrap();
-        assert_eq!(notices.items.len(), 3, "and the reminder for {who}");
+        assert_eq!(notices.items.len(), 4, "and both reminders for {who}");
     }
     assert_eq!(*outbound.events.lock().unwrap(), ["AppointmentBooked"]);
 }

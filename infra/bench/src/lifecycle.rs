@@ -520,11 +520,8 @@ pub async fn run(endpoint: &str) -> anyhow::Result<Life> {
     ] {
         let outcome = send_reminder(
             &effects,
-            &ReminderRequest {
-                appointment_id: appointment.id,
-                kind,
-                version: appointment.version,
-            },
+            // The payload appointment-events schedules.
+            &ReminderRequest::for_appointment(&appointment, kind),
         )
         .await?;
         anyhow::ensure!(

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::doctor::TimeZone;
-use super::{Appointment, AppointmentId, InvalidValue, Role};
+use super::{Appointment, AppointmentId, InvalidValue, Role, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ReminderKind {
@@ -60,12 +60,47 @@ impl fmt::Display for ReminderKind {
 
 /// What a fired schedule hands to `send-reminder`: ids and a version only, never personal data.
 /// The version tells a reminder of a moved appointment from a current one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderRequest {
     pub appointment_id: AppointmentId,
     pub kind: ReminderKind,
     pub version: u64,
+    /// Who the appointment is between, so that the reminder reads the appointment and both
+    /// profiles in one round trip (docs/performance.md, design 3). Opaque user ids, no contact
+    /// details. Absent in payloads scheduled before it was added: those read the appointment
+    /// first, then the profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub participants: Option<Participants>,
+}
+
+/// The two users of an appointment, as named in a reminder's payload.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Participants {
+    pub patient: UserId,
+    pub doctor: UserId,
+}
+
+impl Participants {
+    pub fn of(appointment: &Appointment) -> Self {
+        Participants {
+            patient: appointment.patient_id.clone(),
+            doctor: appointment.doctor_id.clone(),
+        }
+    }
+}
+
+impl ReminderRequest {
+    /// The `kind` reminder of `appointment` as it is now (its version and participants).
+    pub fn for_appointment(appointment: &Appointment, kind: ReminderKind) -> Self {
+        ReminderRequest {
+            appointment_id: appointment.id,
+            kind,
+            version: appointment.version,
+            participants: Some(Participants::of(appointment)),
+        }
+    }
 }
 
 /// When a reminder of a booked appointment goes out, seen at `now`.
@@ -185,8 +220,11 @@ mod tests {
             appointment_id: AppointmentId::parse("3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69").unwrap(),
             kind: ReminderKind::DayBefore,
             version: 3,
+            participants: None,
         };
-        let json = serde_json::to_value(request).unwrap();
+        let json = serde_json::to_value(&request).unwrap();
+        // A payload scheduled before `participants` existed still reads, and one without them
+        // writes the same three fields.
         assert_eq!(
             json,
             serde_json::json!({
@@ -195,6 +233,28 @@ mod tests {
                 "version": 3
             })
         );
+        assert_eq!(
+            serde_json::from_value::<ReminderRequest>(json).unwrap(),
+            request
+        );
+        let with = ReminderRequest {
+            participants: Some(Participants {
+                patient: UserId::parse("patient-1").unwrap(),
+                doctor: UserId::parse("doctor-1").unwrap(),
+            }),
+            ..request
+        };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(
+            json["participants"],
+            serde_json::json!({"patient": "patient-1", "doctor": "doctor-1"})
+        );
+        assert_eq!(
+            serde_json::from_value::<ReminderRequest>(json).unwrap(),
+            with
+        );
+        let bad = serde_json::json!({"appointment_id": "3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69", "kind": "5m", "version": 1, "participants": {"patient": "p", "doctor": "d", "phone": "+1"}});
+        assert!(serde_json::from_value::<ReminderRequest>(bad).is_err());
         let extra = serde_json::json!({"appointment_id": "3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69", "kind": "5m", "version": 1, "phone": "+1"});
         assert!(serde_json::from_value::<ReminderRequest>(extra).is_err());
     }

@@ -4,11 +4,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Page, PageRequest, StoreError};
+use super::{Contacts, Page, PageRequest, StoreError};
 use crate::domain::device::{Device, DeviceId};
 use crate::domain::notification::{Notification, NotificationId};
 use crate::domain::reminder::ReminderRequest;
-use crate::domain::{UserId, UserProfile};
+use crate::domain::{Appointment, UserId, UserProfile};
 
 #[async_trait]
 pub trait NotificationStore: Send + Sync {
@@ -107,4 +107,27 @@ pub trait ReminderGate: Send + Sync {
 
     /// Drops a claim after a failure so a retry can send it.
     async fn release_reminder(&self, reminder: &ReminderRequest) -> Result<(), StoreError>;
+}
+
+/// What a fired reminder works on: the appointment as it is now and how to reach both of its
+/// users.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderSubject {
+    pub appointment: Appointment,
+    /// The patient's, then the doctor's.
+    pub contacts: [Contacts; 2],
+}
+
+#[async_trait]
+pub trait ReminderReads: Send + Sync {
+    /// The reminder's appointment, read consistently, and the contacts of its patient and
+    /// doctor; `None` when there is no such appointment. The contacts are always those of the
+    /// stored appointment's participants. When the reminder names them, all of it is one read
+    /// (one `BatchGetItem` on DynamoDB); a reminder that names none (a payload from before they
+    /// were added) or others costs the DynamoDB store a second read. The embedded store reads it
+    /// all in one transaction either way.
+    async fn reminder_subject(
+        &self,
+        reminder: &ReminderRequest,
+    ) -> Result<Option<ReminderSubject>, StoreError>;
 }

@@ -83,7 +83,7 @@ pub async fn handle_scheduled(
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, EffectError> {
     let request: ReminderRequest = serde_json::from_value(payload).map_err(|e| {
-        tracing::error!(error = %e, "reminder payload is not {{appointment_id, kind, version}}");
+        tracing::error!(error = %e, "reminder payload is not {{appointment_id, kind, version[, participants]}}");
         EffectError::Invalid(e.to_string())
     })?;
     let outcome = match send_reminder(deps, &request).await? {

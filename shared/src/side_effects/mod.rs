@@ -21,7 +21,7 @@ use crate::domain::notification::Recipient;
 use crate::domain::{Appointment, Role, UserProfile};
 use crate::ports::{
     AppointmentStore, Contacts, Directory, EventPublisher, NotificationStore, Notifier,
-    OutboundError, ReminderGate, ReminderScheduler, StoreError, UsageQuota,
+    OutboundError, ReminderGate, ReminderReads, ReminderScheduler, StoreError, UsageQuota,
 };
 
 pub use appointment_events::handle_change;
@@ -34,6 +34,8 @@ pub struct EffectDeps {
     pub directory: Arc<dyn Directory>,
     pub notifications: Arc<dyn NotificationStore>,
     pub gate: Arc<dyn ReminderGate>,
+    /// What a fired reminder reads: the appointment and both users' contacts at once.
+    pub reminder_reads: Arc<dyn ReminderReads>,
     /// The per-user daily SMS cap (see `send_reminder::DAILY_SMS_CAP`).
     pub quotas: Arc<dyn UsageQuota>,
     pub scheduler: Arc<dyn ReminderScheduler>,
@@ -59,6 +61,7 @@ impl EffectDeps {
             + Directory
             + NotificationStore
             + ReminderGate
+            + ReminderReads
             + UsageQuota
             + Clone
             + 'static,
@@ -68,6 +71,7 @@ impl EffectDeps {
             directory: Arc::new(store.clone()),
             notifications: Arc::new(store.clone()),
             gate: Arc::new(store.clone()),
+            reminder_reads: Arc::new(store.clone()),
             quotas: Arc::new(store),
             scheduler,
             notifier,
@@ -123,7 +127,7 @@ pub(crate) async fn participants(
     // Both users' profiles and devices in one read: the side effects run once per change and
     // per reminder, so every round trip here is paid on each of them (docs/performance.md, AWS
     // calls).
-    let [patient, doctor]: [Contacts; 2] = deps
+    let contacts: [Contacts; 2] = deps
         .directory
         .get_contacts(&[
             appointment.patient_id.clone(),
@@ -134,6 +138,15 @@ pub(crate) async fn participants(
         .map_err(|_| {
             StoreError::Internal("get_contacts answered for another number of users".into())
         })?;
+    as_participants(deps, appointment, contacts).await
+}
+
+/// The participants of `appointment` from their `contacts` (the patient's, then the doctor's).
+pub(crate) async fn as_participants(
+    deps: &EffectDeps,
+    appointment: &Appointment,
+    [patient, doctor]: [Contacts; 2],
+) -> Result<[Participant; 2], StoreError> {
     let doctor_zone = match &doctor.profile {
         Some(p) => p.time_zone,
         None => deps

@@ -77,11 +77,7 @@ fn unschedule_all(id: AppointmentId) -> impl Iterator<Item = Action> {
 fn arm(a: &Appointment, now: DateTime<Utc>, send_late: bool) -> Vec<Action> {
     let mut actions = Vec::new();
     for kind in ReminderKind::ALL {
-        let reminder = ReminderRequest {
-            appointment_id: a.id,
-            kind,
-            version: a.version,
-        };
+        let reminder = ReminderRequest::for_appointment(a, kind);
         match kind.timing(a, now) {
             ReminderTiming::At(at) => actions.push(Action::Schedule { reminder, at }),
             ReminderTiming::Now if send_late => actions.push(Action::SendNow(reminder)),

@@ -1,5 +1,5 @@
 //! `send-reminder`: what happens when a reminder's schedule fires. It re-reads the appointment
-//! (consistently) and sends nothing for one that was cancelled, moved (another version) or is over;
+//! (consistently, with both users' contacts) and sends nothing for one that was cancelled, moved (another version) or is over;
 //! the reminder gate makes sure a second delivery of the same reminder — in sequence or at the
 //! same time — sends nothing either. Then: SMS to the doctor (and to the patient who opted in),
 //! push to every registered device, and the in-app notification for both participants, written
@@ -8,12 +8,14 @@
 
 use chrono::Duration;
 
-use super::{participants, EffectDeps, EffectError, Participant};
+use super::{as_participants, EffectDeps, EffectError, Participant};
 use crate::domain::notification::{render, Notice};
 use crate::domain::reminder::{reminder_text, ReminderRequest};
 use crate::domain::{Appointment, AppointmentStatus};
 use crate::domain::{Role, UserId};
-use crate::ports::{GateClaim, MessageContext, OutboundError, PushOutcome, QuotaKind, StoreError};
+use crate::ports::{
+    GateClaim, MessageContext, OutboundError, PushOutcome, QuotaKind, ReminderSubject, StoreError,
+};
 
 /// How long one worker may hold a reminder before another may take it over: far longer than a
 /// send takes, far shorter than the scheduler's retry window.
@@ -79,12 +81,19 @@ pub async fn send_reminder(
     deps: &EffectDeps,
     reminder: &ReminderRequest,
 ) -> Result<ReminderOutcome, EffectError> {
-    let appointment = deps.appointments.get(&reminder.appointment_id).await?;
-    if let Some(reason) = check(appointment.as_ref(), reminder, deps) {
+    // The appointment and both users' contacts in one read (the payload names the users), before
+    // the claim: a reminder that is skipped reads the contacts for nothing, but those are rare
+    // (a cancel or move deletes the schedules), and every sent one saves a round trip.
+    let subject = deps.reminder_reads.reminder_subject(reminder).await?;
+    if let Some(reason) = check(subject.as_ref().map(|s| &s.appointment), reminder, deps) {
         tracing::info!(appointment_id = %reminder.appointment_id, kind = %reminder.kind, version = reminder.version, ?reason, "reminder skipped");
         return Ok(ReminderOutcome::Skipped(reason));
     }
-    let Some(appointment) = appointment else {
+    let Some(ReminderSubject {
+        appointment,
+        contacts,
+    }) = subject
+    else {
         return Ok(ReminderOutcome::Skipped(SkipReason::Gone));
     };
     let now = deps.clock.now();
@@ -101,7 +110,7 @@ pub async fn send_reminder(
         }
         GateClaim::InProgress => return Ok(ReminderOutcome::InProgress),
     }
-    let people = match participants(deps, &appointment).await {
+    let people = match as_participants(deps, &appointment, contacts).await {
         Ok(people) => people,
         Err(e) => {
             release(deps, reminder).await;

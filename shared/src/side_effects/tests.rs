@@ -59,7 +59,7 @@ impl ReminderScheduler for FakeScheduler {
             .lock()
             .unwrap()
             .entry(name)
-            .or_insert((*r, at));
+            .or_insert((r.clone(), at));
         Ok(())
     }
 
@@ -253,11 +253,7 @@ impl World {
     }
 
     fn request(&self, a: &Appointment, kind: ReminderKind) -> ReminderRequest {
-        ReminderRequest {
-            appointment_id: a.id,
-            kind,
-            version: a.version,
-        }
+        ReminderRequest::for_appointment(a, kind)
     }
 }
 
@@ -540,6 +536,7 @@ async fn a_booking_minutes_before_the_start_sends_starting_at_once() {
         appointment_id: a.id,
         kind: ReminderKind::DayBefore,
         version: 1,
+        participants: None,
     };
     assert_eq!(
         send_reminder(&w.deps, &r).await.unwrap(),
@@ -650,6 +647,7 @@ async fn a_scheduled_payload_is_checked_and_answered() {
         serde_json::json!({ "appointment_id": a.id, "kind": "1h", "version": 1 }),
         serde_json::json!({ "appointment_id": "x", "kind": "24h", "version": 1 }),
         serde_json::json!({ "appointment_id": a.id, "kind": "24h", "version": 1, "phone": "+1" }),
+        serde_json::json!({ "appointment_id": a.id, "kind": "24h", "version": 1, "participants": { "patient": "pat" } }),
     ] {
         let err = handle_scheduled(&w.deps, bad).await.unwrap_err();
         assert!(!err.is_retryable(), "{err}");

@@ -5,26 +5,36 @@
 use chrono::{DateTime, Duration, Utc};
 use medichain::domain::device::{Device, DeviceId, PushEndpoint, PushPlatform};
 use medichain::domain::notification::{render, Notice, NotificationId, Recipient};
-use medichain::domain::reminder::{ReminderKind, ReminderRequest};
+use medichain::domain::reminder::{Participants, ReminderKind, ReminderRequest};
 use medichain::domain::Role;
 use medichain::ports::{
-    Contacts, DeviceRegistry, Directory, GateClaim, NotificationStore, PageRequest, ProfileStore,
-    ReminderGate, StoreError,
+    AppointmentStore, Contacts, DeviceRegistry, Directory, GateClaim, NotificationStore,
+    PageRequest, ProfileStore, ReminderGate, ReminderReads, ReminderSubject, StoreError,
 };
 
 use crate::support::{appointment, base_time, patient_profile, user};
 
 /// Every port these cases need, on one object shareable across tasks.
 pub trait Store:
-    Directory + NotificationStore + ProfileStore + DeviceRegistry + ReminderGate + Clone + 'static
+    Directory
+    + AppointmentStore
+    + NotificationStore
+    + ProfileStore
+    + DeviceRegistry
+    + ReminderGate
+    + ReminderReads
+    + Clone
+    + 'static
 {
 }
 impl<S> Store for S where
     S: Directory
+        + AppointmentStore
         + NotificationStore
         + ProfileStore
         + DeviceRegistry
         + ReminderGate
+        + ReminderReads
         + Clone
         + 'static
 {
@@ -47,6 +57,7 @@ macro_rules! notification_contract_suite {
             each_version_and_kind_has_its_own_gate,
             completing_a_reminder_stores_its_notices_and_marks_it_sent,
             concurrent_claims_of_one_reminder_yield_exactly_one,
+            a_reminder_reads_its_appointment_with_both_users_contacts,
         );
     };
     (@cases $fixture:path; $($case:ident),* $(,)?) => {
@@ -385,6 +396,7 @@ fn reminder(kind: ReminderKind, version: u64) -> ReminderRequest {
         appointment_id: appointment("pat-1", "doc-1", base_time()).id,
         kind,
         version,
+        participants: None,
     }
 }
 
@@ -534,7 +546,7 @@ pub async fn concurrent_claims_of_one_reminder_yield_exactly_one<S: Store>(store
     let now = base_time();
     let tasks: Vec<_> = (0..8)
         .map(|_| {
-            let store = store.clone();
+            let (store, r) = (store.clone(), r.clone());
             tokio::spawn(async move {
                 store
                     .claim_reminder(&r, now, LEASE, now + Duration::days(30))
@@ -552,4 +564,61 @@ pub async fn concurrent_claims_of_one_reminder_yield_exactly_one<S: Store>(store
         }
     }
     assert_eq!(claimed, 1);
+}
+
+/// What a fired reminder reads is the stored appointment and its own users' contacts, whether
+/// the payload names the users (one read on DynamoDB), names none (a payload from before they
+/// were in it) or names others.
+pub async fn a_reminder_reads_its_appointment_with_both_users_contacts<S: Store>(store: &S) {
+    let a = appointment("pat-1", "doc-1", base_time() + Duration::days(2));
+    store.create(&a, None).await.unwrap();
+    let jordan = patient_profile("pat-1", "Jordan Rivera");
+    store.put_user(&jordan).await.unwrap();
+    let phone = device("pat-1", 1, base_time());
+    store.register_device(&phone).await.unwrap();
+    // The doctor has a device but no profile yet.
+    let pager = device("doc-1", 2, base_time());
+    store.register_device(&pager).await.unwrap();
+    // Another user's profile, which must not be mixed in.
+    store
+        .put_user(&patient_profile("pat-2", "Sam Okafor"))
+        .await
+        .unwrap();
+    let expected = ReminderSubject {
+        appointment: a.clone(),
+        contacts: [
+            Contacts {
+                profile: Some(jordan),
+                devices: vec![phone],
+            },
+            Contacts {
+                profile: None,
+                devices: vec![pager],
+            },
+        ],
+    };
+    let named = ReminderRequest::for_appointment(&a, ReminderKind::DayBefore);
+    let unnamed = ReminderRequest {
+        participants: None,
+        ..named.clone()
+    };
+    let misnamed = ReminderRequest {
+        participants: Some(Participants {
+            patient: user("pat-2"),
+            doctor: user("doc-1"),
+        }),
+        ..named.clone()
+    };
+    for r in [&named, &unnamed, &misnamed] {
+        assert_eq!(
+            store.reminder_subject(r).await.unwrap().as_ref(),
+            Some(&expected),
+            "{r:?}"
+        );
+    }
+    let gone = ReminderRequest {
+        appointment_id: appointment("pat-1", "doc-1", base_time()).id,
+        ..named
+    };
+    assert_eq!(store.reminder_subject(&gone).await.unwrap(), None);
 }

@@ -62,28 +62,8 @@ impl Directory for DynamoDbStore {
     }
 
     async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
-        // BatchGetItem refuses a key asked twice.
-        let mut distinct: Vec<&UserId> = Vec::with_capacity(ids.len());
-        for id in ids {
-            if !distinct.contains(&id) {
-                distinct.push(id);
-            }
-        }
-        let keys = distinct.iter().map(|id| profile_key(id)).collect();
-        let items = self.batch_get(keys).await?;
-        let found = items
-            .iter()
-            .map(|item| Ok((get_s(item, PARTITION_KEY)?.to_owned(), item)))
-            .collect::<Result<HashMap<_, _>, StoreError>>()?;
-        ids.iter()
-            .map(|id| match found.get(&keys::user_pk(id)) {
-                Some(item) => Ok(Contacts {
-                    profile: profile_of(item)?,
-                    devices: devices_in(item)?,
-                }),
-                None => Ok(Contacts::default()),
-            })
-            .collect()
+        let items = self.batch_get(profile_keys(ids)).await?;
+        contacts_in(&items, ids)
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
@@ -121,6 +101,35 @@ pub(super) const DEVICE_ATTRIBUTE_PREFIX: &str = "device#";
 
 pub(super) fn profile_key(id: &UserId) -> Item {
     key(keys::user_pk(id), keys::PROFILE_SK)
+}
+
+/// The profile items' keys of `ids`, each once: BatchGetItem refuses a key asked twice.
+pub(super) fn profile_keys(ids: &[UserId]) -> Vec<Item> {
+    let mut distinct: Vec<&UserId> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !distinct.contains(&id) {
+            distinct.push(id);
+        }
+    }
+    distinct.into_iter().map(profile_key).collect()
+}
+
+/// The contacts of each of `ids`, in order, from the profile items among `items` (a user with
+/// no item has none). Items of other entities are passed over.
+pub(super) fn contacts_in(items: &[Item], ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
+    let found = items
+        .iter()
+        .map(|item| Ok((get_s(item, PARTITION_KEY)?, item)))
+        .collect::<Result<HashMap<_, _>, StoreError>>()?;
+    ids.iter()
+        .map(|id| match found.get(keys::user_pk(id).as_str()) {
+            Some(item) => Ok(Contacts {
+                profile: profile_of(item)?,
+                devices: devices_in(item)?,
+            }),
+            None => Ok(Contacts::default()),
+        })
+        .collect()
 }
 
 pub(super) fn device_attribute(id: &DeviceId) -> String {

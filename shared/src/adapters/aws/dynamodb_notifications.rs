@@ -17,7 +17,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Select};
 use chrono::{DateTime, Duration, Utc};
 
 use super::directory::{
-    device_attribute, device_of, devices_in, profile_key, profile_of, USER_ENTITY,
+    contacts_in, device_attribute, device_of, devices_in, profile_key, profile_keys, profile_of,
+    USER_ENTITY,
 };
 use super::table::keys;
 use super::{
@@ -27,11 +28,11 @@ use super::{
 use crate::adapters::sortable_time;
 use crate::domain::device::{Device, DeviceId};
 use crate::domain::notification::{Notification, NotificationId};
-use crate::domain::reminder::ReminderRequest;
-use crate::domain::{UserId, UserProfile};
+use crate::domain::reminder::{Participants, ReminderRequest};
+use crate::domain::{Appointment, UserId, UserProfile};
 use crate::ports::{
-    DeviceRegistry, GateClaim, NotificationStore, Page, PageRequest, ProfileStore, ReminderGate,
-    StoreError,
+    Contacts, DeviceRegistry, Directory, GateClaim, NotificationStore, Page, PageRequest,
+    ProfileStore, ReminderGate, ReminderReads, ReminderSubject, StoreError,
 };
 
 const NOTIFICATION_PREFIX: &str = "NOTIF#";
@@ -429,4 +430,67 @@ impl ReminderGate for DynamoDbStore {
             Err(e) => Err(sdk_error(e)),
         }
     }
+}
+
+#[async_trait]
+impl ReminderReads for DynamoDbStore {
+    async fn reminder_subject(
+        &self,
+        reminder: &ReminderRequest,
+    ) -> Result<Option<ReminderSubject>, StoreError> {
+        let appointment_pk = keys::appointment_pk(&reminder.appointment_id);
+        let appointment_key = key(appointment_pk.clone(), keys::APPOINTMENT_SK);
+        let Some(named) = &reminder.participants else {
+            // A payload from before the participants were in it: two reads.
+            return match self.get_item(appointment_key).await? {
+                Some(item) => self.subject_of(body_of(&item)?).await.map(Some),
+                None => Ok(None),
+            };
+        };
+        // The appointment and both profiles in one consistent BatchGetItem (docs/performance.md).
+        let ids = [named.patient.clone(), named.doctor.clone()];
+        let mut keys = vec![appointment_key];
+        keys.extend(profile_keys(&ids));
+        let items = self.batch_get(keys).await?;
+        let mut appointment = None;
+        for item in &items {
+            if get_s(item, PARTITION_KEY)? == appointment_pk {
+                appointment = Some(body_of::<Appointment>(item)?);
+            }
+        }
+        let Some(appointment) = appointment else {
+            return Ok(None);
+        };
+        if Participants::of(&appointment) != *named {
+            // Not a payload this code writes; read the appointment's own participants.
+            tracing::warn!(appointment_id = %appointment.id, "reminder names other participants than its appointment");
+            return self.subject_of(appointment).await.map(Some);
+        }
+        Ok(Some(ReminderSubject {
+            contacts: both(contacts_in(&items, &ids)?)?,
+            appointment,
+        }))
+    }
+}
+
+impl DynamoDbStore {
+    /// `appointment` with its participants' contacts, read by themselves.
+    async fn subject_of(&self, appointment: Appointment) -> Result<ReminderSubject, StoreError> {
+        let contacts = self
+            .get_contacts(&[
+                appointment.patient_id.clone(),
+                appointment.doctor_id.clone(),
+            ])
+            .await?;
+        Ok(ReminderSubject {
+            contacts: both(contacts)?,
+            appointment,
+        })
+    }
+}
+
+fn both(contacts: Vec<Contacts>) -> Result<[Contacts; 2], StoreError> {
+    contacts
+        .try_into()
+        .map_err(|_| StoreError::Internal("contacts read for another number of users".into()))
 }

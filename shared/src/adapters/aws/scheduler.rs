@@ -1,7 +1,7 @@
 //! Reminder schedules on EventBridge Scheduler: one one-time `at(...)` schedule per appointment and
 //! kind, in UTC, with no flexible window, deleted by the scheduler after it ran, invoking
-//! `send-reminder` with `{appointment_id, kind, version}` only — no personal data in names,
-//! descriptions or payloads.
+//! `send-reminder` with `{appointment_id, kind, version, participants: {patient, doctor}}` only —
+//! ids, no personal data in names, descriptions or payloads.
 
 use std::future::Future;
 use std::pin::Pin;

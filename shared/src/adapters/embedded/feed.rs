@@ -135,6 +135,9 @@ impl EmbeddedStore {
                         kind: ReminderKind::parse(&kind)?,
                         version: u64::try_from(version)
                             .map_err(|_| StoreError::Corrupt("negative version".into()))?,
+                        // The embedded store reads the appointment and its users in one
+                        // transaction without them.
+                        participants: None,
                     },
                     due_at: parse_time(&due_at)?,
                     attempts,

@@ -6,15 +6,15 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::{from_json, internal, to_json, EmbeddedStore};
+use super::{body_by_id, from_json, internal, to_json, EmbeddedStore};
 use crate::adapters::sortable_time;
 use crate::domain::device::{Device, DeviceId};
 use crate::domain::notification::{Notification, NotificationId};
 use crate::domain::reminder::ReminderRequest;
-use crate::domain::{UserId, UserProfile};
+use crate::domain::{Appointment, UserId, UserProfile};
 use crate::ports::{
-    DeviceRegistry, GateClaim, NotificationStore, Page, PageRequest, ProfileStore, ReminderGate,
-    StoreError,
+    Contacts, DeviceRegistry, GateClaim, NotificationStore, Page, PageRequest, ProfileStore,
+    ReminderGate, ReminderReads, ReminderSubject, StoreError,
 };
 
 /// A page ends at a notification id; the cursor is that id, encoded so clients treat it as opaque.
@@ -350,6 +350,38 @@ impl ReminderGate for EmbeddedStore {
             )
             .map_err(internal)?;
             Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ReminderReads for EmbeddedStore {
+    async fn reminder_subject(
+        &self,
+        reminder: &ReminderRequest,
+    ) -> Result<Option<ReminderSubject>, StoreError> {
+        // One read transaction whether or not the payload names the participants: the
+        // appointment's own are read, so a payload naming others changes nothing.
+        let id = reminder.appointment_id.to_string();
+        self.read(move |conn| {
+            let Some(appointment) = body_by_id::<Appointment>(conn, "appointments", &id)? else {
+                return Ok(None);
+            };
+            let contacts_of = |user: &UserId| -> Result<Contacts, StoreError> {
+                let user = user.to_string();
+                Ok(Contacts {
+                    profile: body_by_id(conn, "users", &user)?,
+                    devices: devices_of(conn, &user)?,
+                })
+            };
+            Ok(Some(ReminderSubject {
+                contacts: [
+                    contacts_of(&appointment.patient_id)?,
+                    contacts_of(&appointment.doctor_id)?,
+                ],
+                appointment,
+            }))
         })
         .await
     }
