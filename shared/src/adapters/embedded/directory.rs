@@ -1,7 +1,7 @@
 //! Doctors and user profiles in the embedded store.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, Connection};
 
 use super::notifications::devices_of;
 use super::{body_by_id, from_json, internal, to_json, EmbeddedStore};
@@ -52,17 +52,8 @@ impl Directory for EmbeddedStore {
     async fn get_contacts(&self, ids: &[UserId]) -> Result<Vec<Contacts>, StoreError> {
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         // One connection turn for all of them, as one BatchGetItem is on DynamoDB.
-        self.read(move |conn| {
-            ids.iter()
-                .map(|id| {
-                    Ok(Contacts {
-                        profile: body_by_id(conn, "users", id)?,
-                        devices: devices_of(conn, id)?,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.read(move |conn| ids.iter().map(|id| contacts_of(conn, id)).collect())
+            .await
     }
 
     async fn put_user(&self, user: &UserProfile) -> Result<(), StoreError> {
@@ -79,4 +70,12 @@ impl Directory for EmbeddedStore {
         })
         .await
     }
+}
+
+/// How to reach user `id`: their profile and devices, inside the caller's read transaction.
+pub(super) fn contacts_of(conn: &Connection, id: &str) -> Result<Contacts, StoreError> {
+    Ok(Contacts {
+        profile: body_by_id(conn, "users", id)?,
+        devices: devices_of(conn, id)?,
+    })
 }

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::directory::contacts_of;
 use super::{body_by_id, from_json, internal, to_json, EmbeddedStore};
 use crate::adapters::sortable_time;
 use crate::domain::device::{Device, DeviceId};
@@ -13,8 +14,8 @@ use crate::domain::notification::{Notification, NotificationId};
 use crate::domain::reminder::ReminderRequest;
 use crate::domain::{Appointment, UserId, UserProfile};
 use crate::ports::{
-    Contacts, DeviceRegistry, GateClaim, NotificationStore, Page, PageRequest, ProfileStore,
-    ReminderGate, ReminderReads, ReminderSubject, StoreError,
+    DeviceRegistry, GateClaim, NotificationStore, Page, PageRequest, ProfileStore, ReminderGate,
+    ReminderReads, ReminderSubject, StoreError,
 };
 
 /// A page ends at a notification id; the cursor is that id, encoded so clients treat it as opaque.
@@ -368,17 +369,10 @@ impl ReminderReads for EmbeddedStore {
             let Some(appointment) = body_by_id::<Appointment>(conn, "appointments", &id)? else {
                 return Ok(None);
             };
-            let contacts_of = |user: &UserId| -> Result<Contacts, StoreError> {
-                let user = user.to_string();
-                Ok(Contacts {
-                    profile: body_by_id(conn, "users", &user)?,
-                    devices: devices_of(conn, &user)?,
-                })
-            };
             Ok(Some(ReminderSubject {
                 contacts: [
-                    contacts_of(&appointment.patient_id)?,
-                    contacts_of(&appointment.doctor_id)?,
+                    contacts_of(conn, appointment.patient_id.as_str())?,
+                    contacts_of(conn, appointment.doctor_id.as_str())?,
                 ],
                 appointment,
             }))
