@@ -1,10 +1,11 @@
 //! `send-reminder`: what happens when a reminder's schedule fires. It re-reads the appointment
 //! (consistently, with both users' contacts) and sends nothing for one that was cancelled, moved
 //! (another version) or is over; the reminder gate makes sure a second delivery of the same
-//! reminder — in sequence or at the same time — sends nothing either. Then: SMS to the doctor (and to the patient who opted in),
-//! push to every registered device, and the in-app notification for both participants, written
-//! together with the gate's "sent" in one store write. What went out is logged (ids and counts);
-//! no bus event is published for it (docs/decisions-dynamodb.md).
+//! reminder — in sequence or at the same time — sends nothing either. Then: SMS to the doctor
+//! (and to the patient who opted in), push to every registered device, and the in-app
+//! notification for both participants, written together with the gate's "sent" in one store
+//! write. What went out is logged (ids and counts); no bus event is published for it
+//! (docs/decisions-dynamodb.md).
 
 use chrono::Duration;
 
