@@ -595,12 +595,25 @@ fn function_environments_are_what_their_cold_start_reads() {
             }
             if code.contains("effect_deps(") {
                 sms_site_url(&app).unwrap_or_else(|e| panic!("{name}: {}: {e}", f.dir));
+            }
+            if !code.contains("EffectFunction::AppointmentEvents") {
+                // Only the stream consumer schedules and publishes domain events; a setting of
+                // theirs anywhere else is a permission or a client that function never uses.
+                let theirs: Vec<_> = ONLY_APPOINTMENT_EVENTS
+                    .iter()
+                    .filter(|k| env.contains_key(**k))
+                    .collect();
+                assert!(
+                    theirs.is_empty(),
+                    "{name}: {} sets {theirs:?}, which only appointment-events reads",
+                    f.dir
+                );
+            }
+            if code.contains("EffectFunction::AppointmentEvents") {
                 assert_eq!(
                     event_bus(&get).unwrap(),
                     stack.eval_str(&serde_json::json!({"Ref": "EventBus"}))
                 );
-            }
-            if code.contains("EffectFunction::AppointmentEvents") {
                 let target = ScheduleTarget::from_lookup(&get)
                     .unwrap_or_else(|e| panic!("{name}: appointment-events: {e}"));
                 let reminder = function_by_dir(&stack, "send-reminder");
@@ -632,6 +645,15 @@ fn function_environments_are_what_their_cold_start_reads() {
         }
     }
 }
+
+/// The settings of what only `appointment-events` wires: its schedules and the event bus.
+const ONLY_APPOINTMENT_EVENTS: &[&str] = &[
+    "EVENT_BUS_NAME",
+    "SCHEDULE_GROUP",
+    "REMINDER_FUNCTION_ARN",
+    "SCHEDULER_ROLE_ARN",
+    "REMINDER_DLQ_ARN",
+];
 
 /// Variables the code reads that no function gets, each with the reason.
 const NOT_SET_IN_AWS: &[(&str, &str)] = &[

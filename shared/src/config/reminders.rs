@@ -7,7 +7,7 @@
 //! | `REMINDER_FUNCTION_ARN` | appointment-events | the send-reminder function the schedules invoke |
 //! | `SCHEDULER_ROLE_ARN` | appointment-events | the role EventBridge Scheduler assumes to invoke it |
 //! | `REMINDER_DLQ_ARN` | appointment-events | SQS queue for reminders the scheduler could not deliver |
-//! | `EVENT_BUS_NAME` | appointment-events, send-reminder | the bus domain events go to |
+//! | `EVENT_BUS_NAME` | appointment-events | the bus domain events go to |
 //! | `SNS_APNS_APPLICATION_ARN` | register-device | SNS platform application for APNs (optional) |
 //! | `SNS_FCM_APPLICATION_ARN` | register-device | SNS platform application for FCM (optional) |
 

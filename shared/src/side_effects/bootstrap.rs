@@ -1,7 +1,8 @@
 //! Cold-start wiring of the reminder functions and of the API functions that register push
 //! devices: the typed settings from the environment, one SDK configuration load, and the adapters
-//! (DynamoDB, EventBridge Scheduler, SNS, EventBridge). A missing or malformed setting fails here,
-//! once, never per event. The variables are listed in [`crate::config::reminders`].
+//! (DynamoDB and SNS for both reminder functions; EventBridge Scheduler and the event bus for
+//! `appointment-events` only). A missing or malformed setting fails here, once, never per event.
+//! The variables are listed in [`crate::config::reminders`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,10 +19,11 @@ use crate::api::Deps;
 use crate::clock::SystemClock;
 use crate::config::reminders::{event_bus, sms_site_url, PushApps, ScheduleTarget};
 use crate::config::{self, AppConfig};
+use crate::domain::event::DomainEvent;
 use crate::domain::reminder::ReminderKind;
 use crate::domain::reminder::ReminderRequest;
 use crate::domain::AppointmentId;
-use crate::ports::{OutboundError, ReminderScheduler};
+use crate::ports::{EventPublisher, OutboundError, ReminderScheduler};
 
 pub type BootError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -33,7 +35,8 @@ pub enum EffectFunction {
     SendReminder,
 }
 
-/// `send-reminder` never schedules; this stands in so a wiring mistake fails loudly.
+/// `send-reminder` neither schedules nor publishes domain events; these stand in so a wiring
+/// mistake fails loudly instead of linking (and permitting) a client it never uses.
 struct NoScheduling;
 
 #[async_trait::async_trait]
@@ -55,6 +58,20 @@ impl ReminderScheduler for NoScheduling {
     }
 }
 
+struct NoEvents;
+
+#[async_trait::async_trait]
+impl EventPublisher for NoEvents {
+    async fn publish(&self, _events: &[DomainEvent]) -> Result<(), OutboundError> {
+        Err(OutboundError::NotConfigured(
+            "domain events in this function",
+        ))
+    }
+}
+
+/// What only `appointment-events` wires: the reminder schedules and the event bus.
+type Outbound = (Arc<dyn ReminderScheduler>, Arc<dyn EventPublisher>);
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
@@ -63,51 +80,56 @@ fn env(name: &str) -> Option<String> {
 ///
 /// Each arm builds a different future type, and this wrapper is inlined into each `main`, where
 /// `function` is a constant: the match folds at compile time and `send-reminder` links neither
-/// the Scheduler client nor its adapter (103 KB arm64, docs/performance.md). A run-time
-/// choice inside one function kept both in both binaries.
+/// the Scheduler nor the EventBridge client and their adapters (docs/performance.md). A run-time
+/// choice inside one function kept them in both binaries.
 #[inline(always)]
 pub fn effect_deps(
     function: EffectFunction,
 ) -> Pin<Box<dyn Future<Output = Result<EffectDeps, BootError>>>> {
     match function {
         EffectFunction::AppointmentEvents => Box::pin(build_effect_deps(|| {
+            let bus = event_bus(env)?;
             let target = ScheduleTarget::from_lookup(env)?;
-            Ok(move |sdk: &SdkConfig| -> Arc<dyn ReminderScheduler> {
-                Arc::new(SchedulerReminders::new(
-                    aws_sdk_scheduler::Client::new(sdk),
-                    target,
-                ))
+            Ok(move |sdk: &SdkConfig| -> Outbound {
+                (
+                    Arc::new(SchedulerReminders::new(
+                        aws_sdk_scheduler::Client::new(sdk),
+                        target,
+                    )),
+                    Arc::new(EventBridgePublisher::new(
+                        aws_sdk_eventbridge::Client::new(sdk),
+                        bus,
+                    )),
+                )
             })
         })),
         EffectFunction::SendReminder => Box::pin(build_effect_deps(|| {
-            Ok(|_: &SdkConfig| -> Arc<dyn ReminderScheduler> { Arc::new(NoScheduling) })
+            Ok(|_: &SdkConfig| -> Outbound { (Arc::new(NoScheduling), Arc::new(NoEvents)) })
         })),
     }
 }
 
-/// The wiring both functions share; `scheduling` reads the scheduler's settings (after the
-/// common ones, so errors come in the same order as before) and returns how to build it.
-async fn build_effect_deps<S, B>(scheduling: S) -> Result<EffectDeps, BootError>
+/// The wiring both functions share; `outbound` reads the settings of what only one function
+/// wires (after the common ones, so errors come in a fixed order) and returns how to build it.
+async fn build_effect_deps<S, B>(outbound: S) -> Result<EffectDeps, BootError>
 where
     S: FnOnce() -> Result<B, BootError>,
-    B: FnOnce(&SdkConfig) -> Arc<dyn ReminderScheduler>,
+    B: FnOnce(&SdkConfig) -> Outbound,
 {
     let app = AppConfig::from_lookup(env)?;
     let site_url = sms_site_url(&app)?;
     let table = config::required(&env, "TABLE_NAME")?;
-    let bus = event_bus(env)?;
-    let scheduler = scheduling()?;
+    let outbound = outbound()?;
     let sdk = load_sdk_config().await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let scheduler = scheduler(&sdk);
+    let (scheduler, events) = outbound(&sdk);
     // Publishing to endpoints and phone numbers needs no platform application.
     let sns = SnsNotifier::new(aws_sdk_sns::Client::new(&sdk), PushApps::default());
-    let events = EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus);
     Ok(EffectDeps::new(
         store,
         scheduler,
         Arc::new(sns),
-        Arc::new(events),
+        events,
         Arc::new(SystemClock),
         site_url,
     ))

@@ -159,9 +159,10 @@ pub const WIRINGS: &[Wiring] = &[
             &EVENTBRIDGE_PUBLISHER,
         ],
     },
-    // The Scheduler target never schedules (it is wired with a stand-in that refuses).
+    // The Scheduler target never schedules and publishes no domain event (it is wired with
+    // stand-ins that refuse).
     Wiring {
         call: "effect_deps(EffectFunction::SendReminder)",
-        adapters: &[&DYNAMODB_STORE, &SNS_NOTIFIER, &EVENTBRIDGE_PUBLISHER],
+        adapters: &[&DYNAMODB_STORE, &SNS_NOTIFIER],
     },
 ];
