@@ -35,12 +35,12 @@ pub enum EffectFunction {
     SendReminder,
 }
 
-/// `send-reminder` neither schedules nor publishes domain events; these stand in so a wiring
-/// mistake fails loudly instead of linking (and permitting) a client it never uses.
-struct NoScheduling;
+/// What `send-reminder` gets for the scheduler and the event bus, which it never uses: a wiring
+/// mistake fails loudly instead of linking (and permitting) a client the function does not need.
+struct NotWiredHere;
 
 #[async_trait::async_trait]
-impl ReminderScheduler for NoScheduling {
+impl ReminderScheduler for NotWiredHere {
     async fn schedule_reminder(
         &self,
         _reminder: &ReminderRequest,
@@ -58,10 +58,8 @@ impl ReminderScheduler for NoScheduling {
     }
 }
 
-struct NoEvents;
-
 #[async_trait::async_trait]
-impl EventPublisher for NoEvents {
+impl EventPublisher for NotWiredHere {
     async fn publish(&self, _events: &[DomainEvent]) -> Result<(), OutboundError> {
         Err(OutboundError::NotConfigured(
             "domain events in this function",
@@ -104,7 +102,7 @@ pub fn effect_deps(
             })
         })),
         EffectFunction::SendReminder => Box::pin(build_effect_deps(|| {
-            Ok(|_: &SdkConfig| -> Outbound { (Arc::new(NoScheduling), Arc::new(NoEvents)) })
+            Ok(|_: &SdkConfig| -> Outbound { (Arc::new(NotWiredHere), Arc::new(NotWiredHere)) })
         })),
     }
 }
