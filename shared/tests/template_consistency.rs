@@ -596,19 +596,6 @@ fn function_environments_are_what_their_cold_start_reads() {
             if code.contains("effect_deps(") {
                 sms_site_url(&app).unwrap_or_else(|e| panic!("{name}: {}: {e}", f.dir));
             }
-            if !code.contains("EffectFunction::AppointmentEvents") {
-                // Only the stream consumer schedules and publishes domain events; a setting of
-                // theirs anywhere else is a permission or a client that function never uses.
-                let theirs: Vec<_> = ONLY_APPOINTMENT_EVENTS
-                    .iter()
-                    .filter(|k| env.contains_key(**k))
-                    .collect();
-                assert!(
-                    theirs.is_empty(),
-                    "{name}: {} sets {theirs:?}, which only appointment-events reads",
-                    f.dir
-                );
-            }
             if code.contains("EffectFunction::AppointmentEvents") {
                 assert_eq!(
                     event_bus(&get).unwrap(),
@@ -633,6 +620,18 @@ fn function_environments_are_what_their_cold_start_reads() {
                 assert_eq!(
                     target.group,
                     stack.eval_str(&serde_json::json!({"Ref": "ReminderScheduleGroup"}))
+                );
+            } else {
+                // Only the stream consumer schedules and publishes domain events; a setting of
+                // theirs anywhere else is a permission or a client that function never uses.
+                let theirs: Vec<_> = ONLY_APPOINTMENT_EVENTS
+                    .iter()
+                    .filter(|k| env.contains_key(**k))
+                    .collect();
+                assert!(
+                    theirs.is_empty(),
+                    "{name}: {} sets {theirs:?}, which only appointment-events reads",
+                    f.dir
                 );
             }
             for (k, v) in &env {
