@@ -67,7 +67,8 @@ impl EventPublisher for NotWiredHere {
     }
 }
 
-/// What only `appointment-events` wires: the reminder schedules and the event bus.
+/// The reminder schedules and the event bus: real in `appointment-events`, [`NotWiredHere`] in
+/// `send-reminder`.
 type Outbound = (Arc<dyn ReminderScheduler>, Arc<dyn EventPublisher>);
 
 fn env(name: &str) -> Option<String> {

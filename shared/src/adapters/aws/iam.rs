@@ -159,8 +159,8 @@ pub const WIRINGS: &[Wiring] = &[
             &EVENTBRIDGE_PUBLISHER,
         ],
     },
-    // The Scheduler target never schedules and publishes no domain event (it is wired with
-    // stand-ins that refuse).
+    // The Scheduler target never schedules and publishes no domain event (both are wired to a
+    // stand-in that refuses).
     Wiring {
         call: "effect_deps(EffectFunction::SendReminder)",
         adapters: &[&DYNAMODB_STORE, &SNS_NOTIFIER],
