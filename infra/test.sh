@@ -21,6 +21,9 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "cargo doc -D warnings (intra-doc links, private items included)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --document-private-items --locked
+
 step "moto_server (AWS-protocol test server)"
 # The tests run moto's server from python3 (shared/tests/support/moto.rs), the benchmark runs the
 # moto_server command: both must be there.

@@ -1,6 +1,6 @@
 //! The HTTP API, independent of how requests arrive: the local server and every Lambda function
-//! turn their request into an [`ApiRequest`], call the route's handler from [`routes::ROUTES`],
-//! and send the [`ApiResponse`] back.
+//! turn their request into an [`ApiRequest`], call the route's handler from the route table
+//! ([`routes`]), and send the [`ApiResponse`] back.
 
 pub mod appointments;
 pub mod audit;

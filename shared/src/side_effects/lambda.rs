@@ -1,6 +1,6 @@
 //! The Lambda side of the side effects: a DynamoDB stream batch (`NEW_AND_OLD_IMAGES`) becomes one
 //! [`handle_change`] per appointment record, in order, with partial batch failures reported; a
-//! fired schedule's payload becomes one [`send_reminder`].
+//! fired schedule's payload becomes one [`send_reminder()`].
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};

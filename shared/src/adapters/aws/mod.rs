@@ -72,7 +72,7 @@ impl DynamoDbStore {
 }
 
 /// A Lambda function's SDK configuration: region, credentials and endpoint overrides from the
-/// environment (see [`sdk_config`]), with the one HTTPS client this crate builds in
+/// environment (see `sdk_config`), with the one HTTPS client this crate builds in
 /// ([`http_client`]: hyper 1 + rustls on ring). The SDK's default client would pull aws-lc-sys (a
 /// C build) and an HTTP/2 stack as well; see `docs/decisions-dynamodb.md`.
 pub async fn load_sdk_config() -> aws_types::SdkConfig {

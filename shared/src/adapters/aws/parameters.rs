@@ -2,7 +2,7 @@
 //! self-hosted Jitsi app secret (a SecureString, decrypted by SSM with its KMS key). A Secrets
 //! Manager secret is read the same way through its `/aws/reference/secretsmanager/<secret id>`
 //! parameter name, so one small SDK client covers both stores. Values are wrapped in
-//! [`Secret`](crate::jitsi::secret::Secret) at once; errors name the parameter, never its value.
+//! [`Secret`] at once; errors name the parameter, never its value.
 
 use aws_sdk_ssm::error::ProvideErrorMetadata;
 use aws_sdk_ssm::Client;

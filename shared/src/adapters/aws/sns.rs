@@ -45,7 +45,7 @@ pub fn push_payload(text: &str) -> String {
 }
 
 /// SNS refuses a second endpoint for a token with other attributes and names the existing one in
-/// its message: "... Endpoint <arn> already exists with the same Token, but different attributes."
+/// its message: "... Endpoint `<arn>` already exists with the same Token, but different attributes."
 fn existing_endpoint(message: &str) -> Option<String> {
     let rest = &message[message.find("Endpoint ")? + "Endpoint ".len()..];
     let arn = &rest[..rest.find(' ')?];

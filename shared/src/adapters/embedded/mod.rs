@@ -31,7 +31,7 @@ const READERS: usize = 4;
 /// All store ports on one SQLite file. Cheap to clone; clones share the connections.
 ///
 /// Operations that write share one connection; operations that only read use a few read
-/// connections of their own ([`EmbeddedStore::read`]): in WAL mode a reader sees every commit
+/// connections of their own (`EmbeddedStore::read`): in WAL mode a reader sees every commit
 /// made before it began and neither waits for the writer nor holds it up, so slot queries run on
 /// both cores and a booking's reads stay out of the writer's queue.
 ///
