@@ -24,6 +24,11 @@ export class ApiError extends Error {
   get isNetwork() {
     return this.status === 0;
   }
+
+  /** The API's problem type is `/problems/{kind}` (e.g. `slot-taken`, `room-closed`). */
+  is(kind) {
+    return this.type === `/problems/${kind}` || this.type.endsWith(`/problems/${kind}`);
+  }
 }
 
 export class Api {

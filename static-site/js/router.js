@@ -15,7 +15,7 @@ export class Router {
   match(pathname) {
     for (const route of this.#routes) {
       const m = route.pattern.exec(pathname);
-      if (m) return { route, params: m.slice(1).map(decodeURIComponent) };
+      if (m) return { route, params: m.slice(1).map(decodeParam) };
     }
     return null;
   }
@@ -52,5 +52,17 @@ export class Router {
   #show(url) {
     const found = this.match(url.pathname);
     return this.#render(found?.route ?? null, found?.params ?? [], url);
+  }
+}
+
+/**
+ * A path segment decoded, or left as typed when it is not valid percent-encoding (`%E0`): the
+ * page then refuses it as it refuses any other malformed value, instead of the whole app throwing.
+ */
+function decodeParam(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }

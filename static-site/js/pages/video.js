@@ -106,23 +106,32 @@ export function mount({ main, ctx, params, url }) {
     closed = true;
     reportLeft();
     dispose();
-    ctx.navigate(home);
+    // Replace the call's history entry: Back must not walk into the room again.
+    ctx.navigate(home, { replace: true });
   }
 
   const onPageHide = () => reportLeft({ keepalive: true });
   window.addEventListener('pagehide', onPageHide);
 
+  const notFound = ['Appointment not found', 'This consultation does not exist or is not one of yours.'];
+
   /** How to join: from the API's join route, or from config + path until that route exists. */
   async function resolveJoin() {
     let id = appointmentId;
     if (!id) {
-      const mine = await ctx.api.listAppointments().catch(() => []);
+      // A bare room link: the room must be one of the user's own appointments, whose join route
+      // then decides; a room link alone never opens a meeting.
+      let mine;
+      try {
+        mine = await ctx.api.listAppointments();
+      } catch (e) {
+        return { problem: ['The consultation could not be opened', `Your appointments could not be loaded: ${e.message}`], retry: true };
+      }
       id = mine.find((a) => a.room_name === pathRoom)?.id ?? null;
+      if (!id) return { problem: notFound };
     }
-    const appointment = id ? await ctx.api.getAppointment(id).catch((e) => (e.status === 404 ? 'missing' : null)) : null;
-    if (appointment === 'missing') {
-      return { problem: ['Appointment not found', 'This consultation does not exist or is not one of yours.'] };
-    }
+    const appointment = await ctx.api.getAppointment(id).catch((e) => (e.status === 404 ? 'missing' : null));
+    if (appointment === 'missing') return { problem: notFound };
     if (appointment) {
       const other = user.role === 'doctor' ? appointment.patient_name : `Dr. ${appointment.doctor_name}`;
       const profile = await ctx.profile().catch(() => null);
@@ -138,7 +147,6 @@ export function mount({ main, ctx, params, url }) {
       jwt: null,
       externalUrl: appointment?.meeting_url ?? `https://${ctx.config.jitsi_domain}/${encodeURIComponent(pathRoom)}`,
     };
-    if (!id) return { join: fallback };
     try {
       const j = await ctx.api.join(id);
       return {
@@ -155,18 +163,27 @@ export function mount({ main, ctx, params, url }) {
       };
     } catch (e) {
       if (e.routeMissing) return { join: fallback };
-      if (e.status === 403) return { problem: [e.type.endsWith('room-closed') ? 'The room has closed' : 'The room is not open yet', await windowMessage(e)], retry: true };
+      // Only a room that is not open yet is worth a Retry; a closed one stays closed.
+      if (e.status === 403 && e.is('room-not-open')) return { problem: ['The room is not open yet', await windowMessage(e)], retry: true };
+      if (e.status === 403 && e.is('room-closed')) return { problem: ['The room has closed', await windowMessage(e)] };
+      if (e.status === 403) return { problem: ['The consultation could not be opened', e.message] };
       if (e.status === 409) return { problem: ['This consultation was cancelled', e.message || 'There is nothing to join.'] };
-      if (e.status === 404) return { problem: ['Appointment not found', 'This consultation does not exist or is not one of yours.'] };
+      if (e.status === 404) return { problem: notFound };
       return { problem: ['The consultation could not be opened', e.message], retry: true };
     }
   }
 
-  /** "The room opens at 14:45 (your time)…" rather than the API's UTC timestamp. */
+  /** "The room opens at Mon, 7 Dec 2026, 14:45 CST…" rather than the API's UTC timestamp. */
   async function windowMessage(e) {
-    const profile = await ctx.profile().catch(() => null);
-    if (e.body?.opens_at && e.type.endsWith('room-not-open')) {
-      return `The video room opens at ${formatDateTime(e.body.opens_at, profile?.time_zone)}. Retry then, or come back from your ${user.role === 'doctor' ? 'schedule' : 'appointments'}.`;
+    const timeZone = (await ctx.profile().catch(() => null))?.time_zone;
+    // The zone label as the appointment cards show it, for that instant (CST, CDT, GMT+1, …).
+    const at = (instant) => `${formatDateTime(instant, timeZone)} ${zoneLabel(timeZone, instant)}`;
+    const from = user.role === 'doctor' ? 'schedule' : 'appointments';
+    if (e.is('room-not-open') && e.body?.opens_at) {
+      return `The video room opens at ${at(e.body.opens_at)}. Retry then, or come back from your ${from}.`;
+    }
+    if (e.is('room-closed') && e.body?.closes_at) {
+      return `The video room closed at ${at(e.body.closes_at)}. This consultation is over; your ${from} show what is next.`;
     }
     return e.message;
   }
@@ -223,6 +240,17 @@ export function mount({ main, ctx, params, url }) {
     const on = (event, listener) => meetingApi.addListener(event, (payload) => {
       if (meetingApi === api) listener(payload ?? {});
     });
+    // The doctor (moderator, with token auth) turns the lobby on, so the patient waits there
+    // until admitted. Jitsi grants the role on joining or just after (participantRoleChanged);
+    // the command sets the state (true), so sending it at both moments is harmless.
+    const lockRoom = () => {
+      if (!join.moderator || !join.lobby) return;
+      try {
+        meetingApi.executeCommand('toggleLobby', true);
+      } catch {
+        // A meeting without lobby support still lets the consultation go on.
+      }
+    };
     on('videoConferenceJoined', (e) => {
       joined = true;
       localId = e.id ?? null;
@@ -230,6 +258,10 @@ export function mount({ main, ctx, params, url }) {
       setStatus('You are in the consultation.');
       updateCount();
       report('joined');
+      lockRoom();
+    });
+    on('participantRoleChanged', (e) => {
+      if (e.role === 'moderator' && (!localId || e.id === localId)) lockRoom();
     });
     on('videoConferenceLeft', () => {
       reportLeft();

@@ -1,6 +1,7 @@
 // What the tests serve in place of https://<jitsi domain>/external_api.js: a JitsiMeetExternalAPI
 // that records each construction (domain and options) on window.__jitsi and lets a test emit the
-// meeting's events (window.__jitsi.emit('videoConferenceJoined', {...})) and see dispose().
+// meeting's events (window.__jitsi.emit('videoConferenceJoined', {...})), and records the commands
+// the page sends (executeCommand) and dispose().
 
 export const STAND_IN_SOURCE = `(() => {
   const log = window.__jitsi = window.__jitsi || { instances: [], current: null };
@@ -16,6 +17,7 @@ export const STAND_IN_SOURCE = `(() => {
         hasOnload: typeof onload === 'function',
         disposed: false,
         events: [],
+        commands: [],
       };
       log.instances.push(this.record);
       log.current = this;
@@ -30,7 +32,7 @@ export const STAND_IN_SOURCE = `(() => {
     addEventListener(event, fn) { return this.addListener(event, fn); }
     removeListener(event, fn) { this.listeners[event] = (this.listeners[event] || []).filter((f) => f !== fn); return this; }
     emit(event, payload) { for (const fn of this.listeners[event] || []) fn(payload); }
-    executeCommand() {}
+    executeCommand(...args) { this.record.commands.push(JSON.parse(JSON.stringify(args))); }
     dispose() { this.record.disposed = true; this.frame.remove(); if (log.current === this) log.current = null; }
   }
   window.JitsiMeetExternalAPI = JitsiMeetExternalAPI;
