@@ -12,9 +12,29 @@ const STATUS = {
   no_show: 'Missed',
 };
 
-/** Booked and not over yet: the consultation can still be joined (the API decides exactly when). */
+/**
+ * The video room stays open until 30 minutes after the end (docs/video-rooms.md, "Join window").
+ * The list's appointments do not carry the join route's `closes_at`, so it is derived the same way.
+ */
+export const ROOM_OPEN_AFTER_END_MS = 30 * 60_000;
+
+export function roomClosesAt(appointment) {
+  return new Date(appointment.end).getTime() + ROOM_OPEN_AFTER_END_MS;
+}
+
+/** Booked and its room not closed yet: the consultation can still be joined (the API decides exactly when). */
 export function isJoinable(appointment, now = Date.now()) {
-  return appointment.status === 'booked' && new Date(appointment.end).getTime() > now;
+  return appointment.status === 'booked' && roomClosesAt(appointment) > now;
+}
+
+/** Booked and not started: the API still lets either side cancel or move it (409 once under way). */
+export function isChangeable(appointment, now = Date.now()) {
+  return appointment.status === 'booked' && new Date(appointment.start).getTime() > now;
+}
+
+/** Started, and its room still open. */
+export function isUnderWay(appointment, now = Date.now()) {
+  return isJoinable(appointment, now) && !isChangeable(appointment, now);
 }
 
 /** [upcoming by start, the rest newest first]. */
@@ -31,8 +51,8 @@ export function highlightCard(id) {
   card.focus({ preventScroll: true });
 }
 
-export function statusBadge(status) {
-  return h('span', { class: `status status-${status}` }, STATUS[status] ?? status);
+export function statusBadge(status, { underWay = false } = {}) {
+  return h('span', { class: `status status-${status}` }, underWay ? 'In progress' : STATUS[status] ?? status);
 }
 
 export function joinButton(appointment) {
@@ -46,7 +66,9 @@ export function joinButton(appointment) {
   }, 'Join Video Consultation', target.external ? h('span', { class: 'sr-only' }, ' (opens in a new tab)') : null);
 }
 
-export function appointmentCard(appointment, { timeZone, viewer, actions = [], panel = null, showDay = true }) {
+export function appointmentCard(appointment, { timeZone, viewer, actions = [], panel = null, showDay = true, now = Date.now() }) {
+  const underWay = isUnderWay(appointment, now);
+  actions = actions.filter(Boolean);
   const other = viewer === 'doctor' ? appointment.patient_name : `Dr. ${appointment.doctor_name}`;
   return h('article', {
     class: 'appt-card',
@@ -65,7 +87,9 @@ export function appointmentCard(appointment, { timeZone, viewer, actions = [], p
   h('div', { class: 'appt-body' },
     h('h3', { class: 'appt-with' }, other),
     appointment.reason ? h('p', { class: 'appt-reason' }, appointment.reason) : null,
-    statusBadge(appointment.status)),
+    statusBadge(appointment.status, { underWay }),
+    underWay ? h('p', { class: 'appt-note' },
+      `The video room is open until ${formatTime(roomClosesAt(appointment), timeZone)} ${zoneLabel(timeZone, roomClosesAt(appointment))}.`) : null),
   actions.length ? h('div', { class: 'appt-actions' }, actions) : null,
   panel);
 }

@@ -6,6 +6,11 @@ import { h, replace, spinner } from './dom.js';
 import { addDays, formatDay, formatTime, localDate, zoneLabel } from './format.js';
 
 const SEARCH_AHEAD_DAYS = 21;
+/**
+ * How far ahead the API offers slots (`SlotRules::MAX_DAYS_AHEAD` in shared/src/domain/doctor.rs).
+ * Neither the API nor config.json states it, so it is repeated here; later days simply have none.
+ */
+export const BOOKING_DAYS_AHEAD = 90;
 let pickers = 0;
 
 export class SlotPicker {
@@ -29,7 +34,7 @@ export class SlotPicker {
     this.#name = `${id}-slot`;
     const today = localDate(Date.now(), timeZone);
     this.#dateInput = h('input', {
-      type: 'date', id: `${id}-date`, class: 'input', min: today, value: today, required: true,
+      type: 'date', id: `${id}-date`, class: 'input', min: today, max: addDays(today, BOOKING_DAYS_AHEAD), value: today, required: true,
       onchange: () => this.#dateInput.value && this.#load(this.#dateInput.value),
     });
     this.#grid = h('div', { class: 'slot-grid' });
@@ -74,9 +79,9 @@ export class SlotPicker {
   }
 
   #step(days) {
-    const min = this.#dateInput.min;
+    const { min, max } = this.#dateInput;
     const next = addDays(this.#dateInput.value || min, days);
-    if (next < min) return;
+    if (next < min || next > max) return;
     this.#dateInput.value = next;
     this.#load(next);
   }
@@ -87,6 +92,7 @@ export class SlotPicker {
     try {
       for (let i = 0; i < SEARCH_AHEAD_DAYS; i += 1) {
         const day = addDays(date, i);
+        if (day > this.#dateInput.max) break;
         const slots = await this.#slotsOn(day);
         if (load !== this.#loads) return;
         if (slots.length) {

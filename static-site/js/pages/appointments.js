@@ -4,7 +4,7 @@
 import { h, replace, spinner } from '../dom.js';
 import { formatDateTime, zoneLabel } from '../format.js';
 import { SlotPicker } from '../slot-picker.js';
-import { appointmentCard, highlightCard, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
+import { appointmentCard, highlightCard, isChangeable, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
 import { confirmDialog } from '../confirm-dialog.js';
 
 export function mount({ main, ctx, url }) {
@@ -24,7 +24,7 @@ export function mount({ main, ctx, url }) {
       lists));
 
   const say = (message, kind = 'success') => replace(status, message
-    ? h('p', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : null }, message)
+    ? h('p', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : null, tabindex: '-1' }, message)
     : null);
 
   let timeZone;
@@ -41,12 +41,22 @@ export function mount({ main, ctx, url }) {
     }
     const now = Date.now();
     const [upcoming, past] = splitUpcoming(items, now);
+    // Join until the room closes; Reschedule and Cancel only before the start (the API refuses after).
     const card = (a) => appointmentCard(a, {
       timeZone,
       viewer: 'patient',
-      actions: isJoinable(a, now) ? [joinButton(a),
-        h('button', { type: 'button', class: 'btn btn-secondary', onclick: (e) => openReschedule(a, e.currentTarget) }, 'Reschedule'),
-        h('button', { type: 'button', class: 'btn btn-quiet danger', onclick: () => cancel(a) }, 'Cancel')] : [],
+      now,
+      actions: [
+        isJoinable(a, now) ? joinButton(a) : null,
+        isChangeable(a, now) ? h('button', {
+          type: 'button',
+          class: 'btn btn-secondary reschedule',
+          'aria-expanded': 'false',
+          'aria-controls': `reschedule-${a.id}`,
+          onclick: (e) => openReschedule(a, e.currentTarget),
+        }, 'Reschedule') : null,
+        isChangeable(a, now) ? h('button', { type: 'button', class: 'btn btn-quiet danger', onclick: () => cancel(a) }, 'Cancel') : null,
+      ],
     });
     replace(lists,
       h('section', { class: 'card', 'aria-labelledby': 'upcoming-title' },
@@ -80,6 +90,8 @@ export function mount({ main, ctx, url }) {
       say(`The appointment could not be cancelled: ${e.message}`, 'error');
     }
     await loadList();
+    // The card and its button are gone: keep keyboard and screen-reader users on the outcome.
+    status.querySelector('p')?.focus();
   }
 
   function openReschedule(a, button) {
@@ -95,14 +107,17 @@ export function mount({ main, ctx, url }) {
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', disabled: true }, 'Move appointment');
     const panelStatus = h('div', { 'aria-live': 'polite' });
     const rp = new SlotPicker({ api: ctx.api, timeZone, onChange: (start) => { submit.disabled = !start; } });
+    const lock = h('fieldset', { class: 'form-lock' });
     const panel = h('form', {
       class: 'appt-panel',
+      id: `reschedule-${a.id}`,
       'aria-label': 'Choose a new time',
       onsubmit: async (event) => {
         event.preventDefault();
         const start = rp.selected;
-        if (!start) return;
-        submit.disabled = true;
+        // One move at a time: the whole form is locked until the request settles.
+        if (!start || lock.disabled) return;
+        lock.disabled = true;
         try {
           await ctx.api.reschedule(a.id, start);
           say(`Moved your consultation with Dr. ${a.doctor_name} to ${formatDateTime(start, timeZone)}.`);
@@ -110,19 +125,23 @@ export function mount({ main, ctx, url }) {
           ctx.refreshBell();
           await loadList(a.id);
         } catch (e) {
-          submit.disabled = false;
+          // 409 is also "already started", "changed meanwhile", "cancelled": the API's detail says which.
+          const taken = e.status === 409 && e.is('slot-taken');
           replace(panelStatus, h('p', { class: 'alert alert-error', role: 'alert' },
-            e.status === 409 ? 'That time was just taken. Please choose another.' : e.message));
-          if (e.status === 409) rp.refresh();
+            taken ? 'That time was just taken. Please choose another.' : e.message));
+          if (taken) rp.refresh();
+        } finally {
+          lock.disabled = false;
         }
       },
     },
     h('h4', {}, 'Choose a new time'),
-    rp.element,
-    panelStatus,
-    h('div', { class: 'form-actions' },
-      submit,
-      h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => { panel.remove(); button.setAttribute('aria-expanded', 'false'); button.focus(); } }, 'Keep current time')));
+    replace(lock,
+      rp.element,
+      panelStatus,
+      h('div', { class: 'form-actions' },
+        submit,
+        h('button', { type: 'button', class: 'btn btn-secondary', onclick: () => { panel.remove(); button.setAttribute('aria-expanded', 'false'); button.focus(); } }, 'Keep current time'))));
     cardEl.append(panel);
     rp.setDoctor(doctor);
     panel.querySelector('input')?.focus();
@@ -145,17 +164,20 @@ export function mount({ main, ctx, url }) {
     // One Idempotency-Key per booking attempt: a retry of the same attempt (after a network error
     // or a 5xx) reuses it, so the server books at most once; any change starts a new attempt.
     let attempt = null;
+    const lock = h('fieldset', { class: 'form-lock' });
     const form = h('form', {
       class: 'book-form',
       novalidate: true,
       onsubmit: async (event) => {
         event.preventDefault();
         const start = picker.selected;
-        if (!doctorSelect.value || !start) return;
+        // One booking at a time: doctor, times and reason are locked until the request settles,
+        // so no second booking with another body (and key) can start meanwhile.
+        if (!doctorSelect.value || !start || lock.disabled) return;
         const body = { doctor_id: doctorSelect.value, start, reason: reason.value.trim() || undefined };
         const fingerprint = JSON.stringify(body);
         if (attempt?.fingerprint !== fingerprint) attempt = { key: crypto.randomUUID(), fingerprint };
-        submit.disabled = true;
+        lock.disabled = true;
         replace(formStatus, h('p', { class: 'muted' }, spinner(), ' Booking…'));
         try {
           const booked = await ctx.api.book(body, attempt.key);
@@ -167,23 +189,27 @@ export function mount({ main, ctx, url }) {
           await Promise.all([loadList(booked.id), picker.refresh()]);
         } catch (e) {
           if (!(e.isNetwork || e.status >= 500)) attempt = null;
-          const message = e.status === 409
+          const taken = e.status === 409 && e.is('slot-taken');
+          const message = taken
             ? 'That time was just taken. Please choose another.'
             : e.isNetwork || e.status >= 500 ? `${e.message} Select “Book appointment” again to retry safely.` : e.message;
           replace(formStatus, h('p', { class: 'alert alert-error', role: 'alert' }, message));
-          if (e.status === 409) picker.refresh();
+          if (taken) picker.refresh();
           else submit.disabled = !picker.selected;
+        } finally {
+          lock.disabled = false;
         }
       },
     },
-    h('div', { class: 'field' }, h('label', { for: 'book-doctor' }, 'Doctor'), doctorSelect),
-    picker.element,
-    h('div', { class: 'field' },
-      h('label', { for: 'book-reason' }, 'Reason for the visit ', h('span', { class: 'muted' }, '(optional)')),
-      reason,
-      h('p', { id: 'book-reason-hint', class: 'hint' }, 'Only you and your doctor see this. It is never sent by text message.')),
-    formStatus,
-    submit);
+    replace(lock,
+      h('div', { class: 'field' }, h('label', { for: 'book-doctor' }, 'Doctor'), doctorSelect),
+      picker.element,
+      h('div', { class: 'field' },
+        h('label', { for: 'book-reason' }, 'Reason for the visit ', h('span', { class: 'muted' }, '(optional)')),
+        reason,
+        h('p', { id: 'book-reason-hint', class: 'hint' }, 'Only you and your doctor see this. It is never sent by text message.')),
+      formStatus,
+      submit));
     return form;
   }
 

@@ -3,7 +3,7 @@
 
 import { h, replace, spinner } from '../dom.js';
 import { formatDateTime, formatDay, localDate, zoneLabel } from '../format.js';
-import { appointmentCard, highlightCard, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
+import { appointmentCard, highlightCard, isChangeable, isJoinable, joinButton, splitUpcoming } from '../appointment-card.js';
 import { confirmDialog } from '../confirm-dialog.js';
 
 export function mount({ main, ctx, url }) {
@@ -19,7 +19,7 @@ export function mount({ main, ctx, url }) {
   let timeZone;
 
   const say = (message, kind = 'success') => replace(status,
-    h('p', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : null }, message));
+    h('p', { class: `alert alert-${kind}`, role: kind === 'error' ? 'alert' : null, tabindex: '-1' }, message));
 
   async function cancel(a) {
     const ok = await confirmDialog({
@@ -37,6 +37,8 @@ export function mount({ main, ctx, url }) {
       say(`The appointment could not be cancelled: ${e.message}`, 'error');
     }
     await load();
+    // The card and its button are gone: keep keyboard and screen-reader users on the outcome.
+    status.querySelector('p')?.focus();
   }
 
   function dayGroups(items, now) {
@@ -55,8 +57,12 @@ export function mount({ main, ctx, url }) {
         timeZone,
         viewer: 'doctor',
         showDay: false,
-        actions: isJoinable(a, now) ? [joinButton(a),
-          h('button', { type: 'button', class: 'btn btn-quiet danger', onclick: () => cancel(a) }, 'Cancel')] : [],
+        now,
+        // Join until the room closes; Cancel only before the start (the API refuses after).
+        actions: [
+          isJoinable(a, now) ? joinButton(a) : null,
+          isChangeable(a, now) ? h('button', { type: 'button', class: 'btn btn-quiet danger', onclick: () => cancel(a) }, 'Cancel') : null,
+        ],
       })))));
   }
 
