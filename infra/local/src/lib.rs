@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use axum::body::Body;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodFilter, MethodRouter};
@@ -172,7 +173,7 @@ pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
             .unwrap_or_else(|_| panic!("unsupported method on {path}"));
         let route = Arc::new(route);
         let handler = move |State(state): State<Arc<AppState>>,
-                            path_params: Option<Path<HashMap<String, String>>>,
+                            path_params: Result<Path<HashMap<String, String>>, PathRejection>,
                             RawQuery(query): RawQuery,
                             request: Request| {
             let route = Arc::clone(&route);
@@ -226,11 +227,16 @@ pub fn router(state: Arc<AppState>, site_dir: &std::path::Path) -> Router {
 async fn serve_api(
     state: &AppState,
     route: &Route,
-    path_params: Option<Path<HashMap<String, String>>>,
+    path_params: Result<Path<HashMap<String, String>>, PathRejection>,
     query: Option<String>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let path_params = match path_params {
+        Ok(Path(params)) => params,
+        // Only a parameter that is not UTF-8 once decoded fails here (the route matched).
+        Err(_) => lossy_path_params(route.path, parts.uri.path()),
+    };
     // Read one byte past the limit so an oversized body is told apart from one at the limit.
     let body = match axum::body::to_bytes(body, MAX_BODY_BYTES + 1).await {
         Ok(b) => b,
@@ -250,7 +256,7 @@ async fn serve_api(
     let req = ApiRequest {
         caller: state.auth.caller(authorization),
         method: parts.method,
-        path_params: path_params.map(|Path(p)| p).unwrap_or_default(),
+        path_params,
         query: query
             .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
             .unwrap_or_default(),
@@ -265,6 +271,21 @@ async fn serve_api(
         state.worker.catch_up().await;
     }
     to_axum(response)
+}
+
+/// The path parameters of `template` (`/api/appointments/{id}`) in `path`, with bytes that are
+/// not UTF-8 decoded as U+FFFD: such an id names nothing, so the handler answers as for any
+/// unknown id (after checking the caller), instead of axum's plain-text 400.
+fn lossy_path_params(template: &str, path: &str) -> HashMap<String, String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(name, value)| {
+            let name = name.strip_prefix('{')?.strip_suffix('}')?;
+            let value = percent_encoding::percent_decode_str(value).decode_utf8_lossy();
+            Some((name.to_owned(), value.into_owned()))
+        })
+        .collect()
 }
 
 pub fn to_axum(r: ApiResponse) -> Response {

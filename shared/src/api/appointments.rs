@@ -1,7 +1,7 @@
 //! Booking and managing appointments. Only patients book; a caller sees, cancels or reschedules
 //! only appointments they take part in, and anything else answers 404 so ids cannot be probed.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -172,14 +172,31 @@ fn fingerprint(body: &BookBody) -> String {
 
 fn replay(stored: StoredResponse) -> Result<ApiResponse, ApiError> {
     let status = StatusCode::from_u16(stored.status).map_err(ApiError::internal)?;
+    // The stored body is the booked appointment; its id gives back the `Location` of the 201.
+    #[derive(Deserialize)]
+    struct Created {
+        id: AppointmentId,
+    }
+    let created = (status == StatusCode::CREATED)
+        .then(|| serde_json::from_str::<Created>(&stored.body).ok())
+        .flatten();
     let mut r = ApiResponse::new(status, stored.body.into_bytes().into());
     r.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Some(Created { id }) = created {
+        set_location(&mut r, id);
+    }
     r.headers
         .insert("idempotent-replayed", HeaderValue::from_static("true"));
     Ok(r)
+}
+
+fn set_location(r: &mut ApiResponse, id: AppointmentId) {
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{id}")) {
+        r.headers.insert(header::LOCATION, location);
+    }
 }
 
 /// How one attempt at a booking ended.
@@ -235,9 +252,7 @@ async fn book_once(
     }
     tracing::info!(appointment_id = %appointment.id, "appointment booked");
     let mut response = response;
-    if let Ok(location) = HeaderValue::from_str(&format!("/api/appointments/{}", appointment.id)) {
-        response.headers.insert(header::LOCATION, location);
-    }
+    set_location(&mut response, appointment.id);
     Ok(Booked::Created(response))
 }
 
@@ -313,8 +328,13 @@ pub async fn list(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
             .map(|raw| {
                 DateTime::parse_from_rfc3339(raw)
                     .map(|t| t.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError::BadRequest(format!("{name}: must be an RFC 3339 date-time"))
+                    .ok()
+                    // Both stores compare times as text of four-digit years (`sortable_time`).
+                    .filter(|t| (0..=9999).contains(&t.year()))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "{name}: must be an RFC 3339 date-time in the years 0000 to 9999 (UTC)"
+                        ))
                     })
             })
             .transpose()

@@ -63,11 +63,19 @@ pub async fn list_slots(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, Api
     let date = req
         .query_param("date")
         .ok_or_else(|| ApiError::BadRequest("date: required, as YYYY-MM-DD".into()))?;
-    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-        .map_err(|_| ApiError::BadRequest("date: must be a calendar date as YYYY-MM-DD".into()))?;
-    let (from, to) = doctor.utc_range_of(date);
-    let taken = deps.appointments.taken_slots(&doctor.id, from, to).await?;
-    let slots = doctor.free_slots_on(date, deps.clock.now(), &taken);
+    let date = parse_calendar_date(date).ok_or_else(|| {
+        ApiError::BadRequest("date: must be a calendar date as YYYY-MM-DD".into())
+    })?;
+    let now = deps.clock.now();
+    // A date nothing can be booked on has no free slots: no query, and no arithmetic on a date
+    // at the ends of the calendar.
+    let slots = match doctor.bookable_utc_range_of(date, now) {
+        Some((from, to)) => {
+            let taken = deps.appointments.taken_slots(&doctor.id, from, to).await?;
+            doctor.free_slots_on(date, now, &taken)
+        }
+        None => Vec::new(),
+    };
     ApiResponse::json(
         StatusCode::OK,
         &SlotList {
@@ -79,6 +87,23 @@ pub async fn list_slots(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, Api
     )
 }
 
+/// `YYYY-MM-DD` exactly: chrono's `%Y` alone would also take signed years of up to six digits,
+/// short years (`26-12-08`) and one-digit months and days.
+fn parse_calendar_date(raw: &str) -> Option<NaiveDate> {
+    let b = raw.as_bytes();
+    let shape = b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    shape
+        .then(|| NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 /// A doctor by the id in a path; an id that cannot exist is simply not found.
 async fn find_doctor(deps: &Deps, raw_id: &str) -> Result<Doctor, ApiError> {
     let id = UserId::parse(raw_id).map_err(|_| ApiError::NotFound("doctor"))?;
@@ -86,4 +111,30 @@ async fn find_doctor(deps: &Deps, raw_id: &str) -> Result<Doctor, ApiError> {
         .get_doctor(&id)
         .await?
         .ok_or(ApiError::NotFound("doctor"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_dates_are_four_digit_years_and_two_digit_months_and_days() {
+        assert_eq!(
+            parse_calendar_date("2026-12-08"),
+            NaiveDate::from_ymd_opt(2026, 12, 8)
+        );
+        for bad in [
+            "+262142-12-31",
+            "-262143-01-01",
+            "26-12-08",
+            "2026-1-5",
+            "  2026-12-08",
+            "2026-12-08 ",
+            "2026-02-30",
+            "2026/12/08",
+            "２０２６-12-08",
+        ] {
+            assert_eq!(parse_calendar_date(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -230,14 +230,20 @@ impl Doctor {
             .collect()
     }
 
-    /// The UTC range that covers a local date of this doctor (for querying taken slots).
-    pub fn utc_range_of(&self, date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    /// The UTC range that covers a local date of this doctor (for querying taken slots), or
+    /// `None` when no slot of that date can be booked at `now`: the date is over, lies beyond
+    /// the booking horizon, or is so far off that its range cannot be computed at all.
+    pub fn bookable_utc_range_of(
+        &self,
+        date: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         // A local day is at most 26 hours of UTC and starts within ±14 h of UTC midnight.
         let midnight = date.and_time(NaiveTime::MIN).and_utc();
-        (
-            midnight - Duration::hours(15),
-            midnight + Duration::hours(39),
-        )
+        let from = midnight.checked_sub_signed(Duration::hours(15))?;
+        let to = midnight.checked_add_signed(Duration::hours(39))?;
+        let horizon = now + Duration::days(SlotRules::MAX_DAYS_AHEAD);
+        (to > now && from <= horizon).then_some((from, to))
     }
 }
 
@@ -437,6 +443,19 @@ mod tests {
     }
 
     #[test]
+    fn no_range_to_query_for_dates_nothing_can_be_booked_on() {
+        let d = doctor("Europe/Berlin");
+        let now = utc("2026-06-15T10:10:00Z");
+        assert!(d.bookable_utc_range_of(date("2026-06-15"), now).is_some());
+        assert!(d.bookable_utc_range_of(date("2026-09-13"), now).is_some()); // day 90
+        assert!(d.bookable_utc_range_of(date("2026-06-13"), now).is_none()); // over
+        assert!(d.bookable_utc_range_of(date("2026-09-16"), now).is_none()); // beyond 90 days
+                                                                             // The ends of chrono's calendar, where the range itself would overflow.
+        assert!(d.bookable_utc_range_of(NaiveDate::MAX, now).is_none());
+        assert!(d.bookable_utc_range_of(NaiveDate::MIN, now).is_none());
+    }
+
+    #[test]
     fn utc_range_of_a_date_covers_every_slot_in_any_zone() {
         for tz in [
             "Pacific/Kiritimati",
@@ -452,7 +471,9 @@ mod tests {
             )
             .unwrap();
             let day = date("2026-06-15");
-            let (from, to) = d.utc_range_of(day);
+            let (from, to) = d
+                .bookable_utc_range_of(day, utc("2026-06-01T00:00:00Z"))
+                .unwrap();
             for s in d.slots_on(day) {
                 assert!(
                     s.start >= from && s.end <= to,

@@ -22,6 +22,7 @@ async fn without_a_valid_token_every_api_route_is_401() {
         ("GET", format!("/api/appointments/{id}")),
         ("POST", format!("/api/appointments/{id}/cancel")),
         ("POST", format!("/api/appointments/{id}/reschedule")),
+        ("GET", "/api/appointments/%FF".to_owned()),
     ];
     for (method, path) in &routes {
         for auth in [None, Some("Bearer not-a-jwt"), Some("Basic dXNlcjpwdw==")] {
@@ -260,6 +261,19 @@ async fn bad_queries_and_unknown_routes_are_problems_too() {
             format!("/api/doctors/{DOCTOR}/slots?date=tomorrow"),
             StatusCode::BAD_REQUEST,
         ),
+        // Signed six-digit years (chrono's `%Y` takes them) once overflowed the day's range.
+        (
+            format!("/api/doctors/{DOCTOR}/slots?date=%2B262142-12-31"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/doctors/{DOCTOR}/slots?date=-262143-01-01"),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            format!("/api/doctors/{DOCTOR}/slots?date=26-12-08"),
+            StatusCode::BAD_REQUEST,
+        ),
         (
             "/api/doctors/doctor-nobody/slots?date=2030-01-07".to_owned(),
             StatusCode::NOT_FOUND,
@@ -284,10 +298,35 @@ async fn bad_queries_and_unknown_routes_are_problems_too() {
             "/api/appointments?from=yesterday".to_owned(),
             StatusCode::BAD_REQUEST,
         ),
+        // Year 10000 in UTC: as text it would sort before every stored time.
+        (
+            "/api/appointments?from=9999-12-31T23:59:59-23:59".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/api/appointments?to=9999-12-31T23:59:59-23:59".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
         ("/api/nothing-here".to_owned(), StatusCode::NOT_FOUND),
+        // An id that is not UTF-8 once decoded names nothing: 404 as a problem, not a text 400.
+        ("/api/appointments/%FF".to_owned(), StatusCode::NOT_FOUND),
+        (
+            "/api/doctors/%E0/slots?date=2030-01-07".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
     ] {
         assert_problem(app.get(&patient, &path).await, status).await;
     }
+    // The last date of the calendar is a date: no slots, not an error.
+    let r = app
+        .get(
+            &patient,
+            &format!("/api/doctors/{DOCTOR}/slots?date=9999-12-31"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["slots"], serde_json::json!([]));
     let r = app
         .client
         .delete(app.url("/api/doctors"))

@@ -29,10 +29,17 @@ async fn a_retried_booking_returns_the_first_response_and_books_once() {
     let body = json!({ "doctor_id": DOCTOR, "start": slots[0] });
     let first = book_with_key(&app, &patient, "key-1", body.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
+    let location = first.headers()["location"].clone();
     let first = json_of(first).await;
+    assert_eq!(
+        location,
+        format!("/api/appointments/{}", first["id"].as_str().unwrap()).as_str()
+    );
     let again = book_with_key(&app, &patient, "key-1", body.clone()).await;
     assert_eq!(again.status(), StatusCode::CREATED);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
+    // The replay is the same 201, its Location included.
+    assert_eq!(again.headers().get("location"), Some(&location));
     assert_eq!(json_of(again).await, first);
     let mine = json_of(app.get(&patient, "/api/appointments").await).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 1);
