@@ -299,14 +299,24 @@ async fn schedules_follow_bookings_moves_and_cancels() {
             "appointment_id": a.id.to_string(),
             "kind": "24h",
             "version": 1,
+            "start": "2030-01-15T19:30:00Z",
             "participants": { "patient": "pat-s", "doctor": "doc-s" },
         }),
-        "ids and a version only"
+        "ids, a version and the start only"
     );
 
     // The stream delivers the booking again: the existing schedules are kept (ConflictException).
     handle_change(&w.deps, None, Some(&a)).await.unwrap();
     assert_eq!(w.schedules().await.len(), 2);
+
+    // A new version at the same start (the call record): the schedules stand as they were.
+    let mut bumped = a.clone();
+    bumped.version = 2;
+    bumped.updated_at = w.clock.now();
+    handle_change(&w.deps, Some(&a), Some(&bumped))
+        .await
+        .unwrap();
+    assert_eq!(w.schedules().await, schedules);
 
     // Moved a day later: both replaced, carrying version 2.
     let mut moved = a.clone();
@@ -539,7 +549,7 @@ async fn reminders_go_out_once_by_sms_and_push_and_never_for_a_cancelled_appoint
     let stale = ReminderRequest::for_appointment(&b, ReminderKind::Starting);
     assert_eq!(
         send_reminder(&w.deps, &stale).await.unwrap(),
-        ReminderOutcome::Skipped(SkipReason::StaleVersion)
+        ReminderOutcome::Skipped(SkipReason::Stale)
     );
     let cancelled = moved.cancelled(Role::Doctor, w.clock.now()).unwrap();
     w.change(&moved, &cancelled).await;

@@ -296,17 +296,22 @@ mod tests {
         assert!(store.next_changes(10).await.unwrap().is_empty());
         // Both reminders of every booking were scheduled, the failed one's on its retry.
         let far = clock.now() + Duration::days(30);
-        let scheduled: Vec<(AppointmentId, ReminderKind)> = store
+        let scheduled: Vec<_> = store
             .due_reminders(far, 50)
             .await
             .unwrap()
             .into_iter()
-            .map(|d| (d.request.appointment_id, d.request.kind))
+            .map(|d| (d.request.appointment_id, d.request.kind, d.request.start))
             .collect();
         assert_eq!(scheduled.len(), 6, "{scheduled:?}");
         for a in &booked {
             for kind in [ReminderKind::DayBefore, ReminderKind::Starting] {
-                assert!(scheduled.contains(&(a.id, kind)), "{kind} of {}", a.id);
+                // Each with the start it was armed for, which is what it checks when it fires.
+                assert!(
+                    scheduled.contains(&(a.id, kind, Some(a.start))),
+                    "{kind} of {}",
+                    a.id
+                );
             }
         }
     }

@@ -153,7 +153,9 @@ impl Appointment {
     }
 
     /// The appointment moved to another slot of the same doctor (the caller has checked that the
-    /// slot is on the grid and free).
+    /// slot is on the grid and free). The call record stays behind: it belongs to the room's
+    /// window at the old time, and the new time starts with nobody in the room and the doctor
+    /// not yet told that the patient waits (the audit trail keeps the old call's events).
     pub fn rescheduled(&self, to: Slot, now: DateTime<Utc>) -> Result<Self, TransitionError> {
         self.changeable(now)?;
         if to.start == self.start {
@@ -162,6 +164,7 @@ impl Appointment {
         let mut next = self.next_version(now);
         next.start = to.start;
         next.end = to.end;
+        next.call = None;
         Ok(next)
     }
 
@@ -249,11 +252,21 @@ pub(crate) mod tests {
             start: start + Duration::hours(1),
             end: start + Duration::minutes(90),
         };
-        let moved = a.rescheduled(to, Utc::now()).unwrap();
+        let mut joined = a.clone();
+        let mut call = crate::domain::call::CallRecord::default();
+        assert!(call.apply(
+            Role::Patient,
+            crate::domain::call::CallEvent::Joined,
+            Utc::now()
+        ));
+        call.patient_waiting_notified_at = Some(Utc::now());
+        joined.call = Some(call);
+        let moved = joined.rescheduled(to, Utc::now()).unwrap();
         assert_eq!(
             (moved.start, moved.end, moved.version),
             (to.start, to.end, 2)
         );
+        assert_eq!(moved.call, None, "the call at the old time stays behind");
         let same = Slot { start, end: a.end };
         assert_eq!(
             a.rescheduled(same, Utc::now()),

@@ -58,14 +58,21 @@ impl fmt::Display for ReminderKind {
     }
 }
 
-/// What a fired schedule hands to `send-reminder`: ids and a version only, never personal data.
-/// The version tells a reminder of a moved appointment from a current one.
+/// What a fired schedule hands to `send-reminder`: ids, a version and a start time only, never
+/// personal data. The start tells a reminder of a moved appointment from a current one; the
+/// version keys the reminder's once-only gate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderRequest {
     pub appointment_id: AppointmentId,
     pub kind: ReminderKind,
     pub version: u64,
+    /// The start the reminder was armed for. A change at the same start (the call record, which
+    /// the video page writes as people join, up to the reminder's own time) leaves the reminder
+    /// current; a move makes it stale. Absent in payloads scheduled before it was added: those
+    /// are stale at any other version, as every reminder was then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
     /// Who the appointment is between, so that the reminder reads the appointment and both
     /// profiles in one round trip (docs/performance.md, design 3). Opaque user ids, no contact
     /// details. Absent in payloads scheduled before it was added: those read the appointment
@@ -92,13 +99,23 @@ impl Participants {
 }
 
 impl ReminderRequest {
-    /// The `kind` reminder of `appointment` as it is now (its version and participants).
+    /// The `kind` reminder of `appointment` as it is now (its version, start and participants).
     pub fn for_appointment(appointment: &Appointment, kind: ReminderKind) -> Self {
         ReminderRequest {
             appointment_id: appointment.id,
             kind,
             version: appointment.version,
+            start: Some(appointment.start),
             participants: Some(Participants::of(appointment)),
+        }
+    }
+
+    /// Whether this reminder is still about `appointment` as it is now: armed for its start (or,
+    /// for a payload without a start, for its version). Status and the end are checked apart.
+    pub fn is_current_for(&self, appointment: &Appointment) -> bool {
+        match self.start {
+            Some(start) => appointment.start == start,
+            None => appointment.version == self.version,
         }
     }
 }
@@ -211,6 +228,30 @@ mod tests {
     }
 
     #[test]
+    fn a_reminder_is_current_at_its_start_whatever_the_version() {
+        let a = sample(at("2030-03-04T15:00:00Z"));
+        let r = ReminderRequest::for_appointment(&a, ReminderKind::Starting);
+        // The call record written as someone joins: a new version, the same start.
+        let mut joined = a.clone();
+        joined.version += 1;
+        assert!(r.is_current_for(&joined));
+        let moved = a
+            .rescheduled(
+                crate::domain::doctor::Slot {
+                    start: at("2030-03-05T15:00:00Z"),
+                    end: at("2030-03-05T15:30:00Z"),
+                },
+                at("2030-03-01T00:00:00Z"),
+            )
+            .unwrap();
+        assert!(!r.is_current_for(&moved));
+        // A payload from before the start was in it goes by the version.
+        let legacy = ReminderRequest { start: None, ..r };
+        assert!(legacy.is_current_for(&a));
+        assert!(!legacy.is_current_for(&joined));
+    }
+
+    #[test]
     fn kinds_round_trip_in_the_payload_spelling() {
         for kind in ReminderKind::ALL {
             assert_eq!(ReminderKind::parse(kind.as_str()).unwrap(), kind);
@@ -220,6 +261,7 @@ mod tests {
             appointment_id: AppointmentId::parse("3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69").unwrap(),
             kind: ReminderKind::DayBefore,
             version: 3,
+            start: None,
             participants: None,
         };
         let json = serde_json::to_value(&request).unwrap();
@@ -252,6 +294,16 @@ mod tests {
         assert_eq!(
             serde_json::from_value::<ReminderRequest>(json).unwrap(),
             with
+        );
+        let armed = ReminderRequest {
+            start: Some(at("2030-03-04T15:00:00Z")),
+            ..with
+        };
+        let json = serde_json::to_value(&armed).unwrap();
+        assert_eq!(json["start"], "2030-03-04T15:00:00Z");
+        assert_eq!(
+            serde_json::from_value::<ReminderRequest>(json).unwrap(),
+            armed
         );
         let bad = serde_json::json!({"appointment_id": "3f2c9a1e-0b7d-4c55-9a3e-1f2d3c4b5a69", "kind": "5m", "version": 1, "participants": {"patient": "p", "doctor": "d", "phone": "+1"}});
         assert!(serde_json::from_value::<ReminderRequest>(bad).is_err());

@@ -37,12 +37,12 @@ pub enum Change {
     Booked,
     Cancelled,
     Rescheduled,
-    /// Still booked at the same time, but the version moved on (a change that is not a move):
-    /// the reminders are armed again with the new version, which is what they check.
-    VersionBumped,
     /// No longer booked (completed, no-show, deleted) without a cancel: nothing will be sent.
     Ended,
-    /// Nothing that reminders or notifications care about (e.g. the call record changed).
+    /// Nothing that reminders or notifications care about: still booked at the same start (e.g.
+    /// the call record changed, which bumps the version). Reminders check the start they were
+    /// armed for, so theirs stand; re-arming them here would drop one that is due but not yet
+    /// sent (a participant joining just after the 5-minute mark).
     Irrelevant,
 }
 
@@ -54,9 +54,6 @@ pub fn classify(old: Option<&Appointment>, new: Option<&Appointment>) -> Change 
             Change::Cancelled
         }
         (Some(o), Some(n)) if booked(o) && booked(n) && o.start != n.start => Change::Rescheduled,
-        (Some(o), Some(n)) if booked(o) && booked(n) && o.version != n.version => {
-            Change::VersionBumped
-        }
         (Some(o), Some(n)) if booked(o) && !booked(n) => Change::Ended,
         (Some(o), None) if booked(o) => Change::Ended,
         _ => Change::Irrelevant,
@@ -135,11 +132,6 @@ pub fn plan(
                 facts: n.into(),
                 previous_start: o.start,
             }));
-        }
-        (Change::VersionBumped, _, Some(n)) => {
-            actions.extend(unschedule_all(n.id));
-            // A "starting" already sent for the previous version is not sent again.
-            actions.extend(arm(n, now, false));
         }
         (Change::Ended, Some(o), _) => actions.extend(unschedule_all(o.id)),
         _ => {}
@@ -264,28 +256,18 @@ mod tests {
     }
 
     #[test]
-    fn other_changes_rearm_or_drop_reminders_without_telling_anyone() {
+    fn other_changes_keep_or_drop_reminders_without_telling_anyone() {
         let a = sample(start());
         let now = start() - Duration::days(2);
-        // A change that is not a move but bumps the version: armed again with the new version.
+        // A change at the same start that bumps the version (a call record written): the
+        // reminders armed for that start stand, before their time and after it (a "starting"
+        // due but not yet sent must not be dropped).
         let mut bumped = a.clone();
         bumped.version = 2;
-        assert_eq!(
-            kinds(&plan(Some(&a), Some(&bumped), now)),
-            [
-                "unschedule 24h",
-                "unschedule 5m",
-                "schedule 24h v2 at 2030-03-03 15:00:00 UTC",
-                "schedule 5m v2 at 2030-03-04 14:55:00 UTC",
-            ]
-        );
-        // Two minutes before the start, "starting" went out already for v1: not again.
-        let late = start() - Duration::minutes(2);
-        assert_eq!(
-            kinds(&plan(Some(&a), Some(&bumped), late)),
-            ["unschedule 24h", "unschedule 5m"]
-        );
-        // Same version (e.g. a call record written): nothing.
+        assert!(plan(Some(&a), Some(&bumped), now).is_empty());
+        let just_due = start() - Duration::minutes(5) + Duration::milliseconds(200);
+        assert!(plan(Some(&a), Some(&bumped), just_due).is_empty());
+        // Same version: nothing.
         assert!(plan(Some(&a), Some(&a.clone()), now).is_empty());
         // Settled as completed, or deleted: the reminders go.
         let mut done = a.clone();

@@ -36,8 +36,8 @@ pub enum SkipReason {
     Gone,
     /// Cancelled, completed or no-show.
     NotBooked,
-    /// Moved (or otherwise changed) since the reminder was scheduled.
-    StaleVersion,
+    /// Moved since the reminder was scheduled (`ReminderRequest::is_current_for`).
+    Stale,
     /// The appointment has ended: a late reminder would only confuse.
     Over,
     /// This reminder was sent already (a duplicate delivery).
@@ -69,8 +69,8 @@ fn check(
     };
     if a.status != AppointmentStatus::Booked {
         Some(SkipReason::NotBooked)
-    } else if a.version != r.version {
-        Some(SkipReason::StaleVersion)
+    } else if !r.is_current_for(a) {
+        Some(SkipReason::Stale)
     } else if deps.clock.now() >= a.end {
         Some(SkipReason::Over)
     } else {

@@ -350,6 +350,37 @@ async fn a_reminder_goes_out_once_by_sms_push_and_in_app() {
     );
 }
 
+#[tokio::test]
+async fn someone_joining_just_after_the_5_minute_mark_does_not_lose_that_reminder() {
+    let w = world(true).await;
+    let a = w.book().await;
+    let starting = w.request(&a, ReminderKind::Starting);
+    // The schedule fired at 14:55; before send-reminder reads the appointment, the patient joins
+    // and the call record is written: a new version at the same start.
+    w.clock
+        .set(start() - Duration::minutes(5) + Duration::milliseconds(200));
+    let mut call = crate::domain::call::CallRecord::default();
+    assert!(call.apply(
+        Role::Patient,
+        crate::domain::call::CallEvent::Joined,
+        w.clock.now()
+    ));
+    let mut joined = a.clone();
+    joined.version = a.version + 1;
+    joined.updated_at = w.clock.now();
+    joined.call = Some(call);
+    w.store.update(&a, &joined).await.unwrap();
+    handle_change(&w.deps, Some(&a), Some(&joined))
+        .await
+        .unwrap();
+    // The schedules stand, and the reminder armed before the join still goes out.
+    assert_eq!(w.scheduler.schedules.lock().unwrap().len(), 2);
+    assert!(matches!(
+        send_reminder(&w.deps, &starting).await.unwrap(),
+        ReminderOutcome::Sent { sms: 2, .. }
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reminder_delivered_twice_at_the_same_time_goes_out_once() {
     let w = world(true).await;
@@ -407,7 +438,7 @@ async fn cancelled_or_moved_appointments_send_nothing() {
         .unwrap();
     assert_eq!(
         send_reminder(&w.deps, &r).await.unwrap(),
-        ReminderOutcome::Skipped(SkipReason::StaleVersion)
+        ReminderOutcome::Skipped(SkipReason::Stale)
     );
     // The replacement schedules carry version 2.
     let versions: Vec<u64> = w
@@ -536,6 +567,7 @@ async fn a_booking_minutes_before_the_start_sends_starting_at_once() {
         appointment_id: a.id,
         kind: ReminderKind::DayBefore,
         version: 1,
+        start: Some(a.start),
         participants: None,
     };
     assert_eq!(

@@ -396,6 +396,7 @@ fn reminder(kind: ReminderKind, version: u64) -> ReminderRequest {
         appointment_id: appointment("pat-1", "doc-1", base_time()).id,
         kind,
         version,
+        start: None,
         participants: None,
     }
 }

@@ -110,7 +110,7 @@ impl EmbeddedStore {
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT appointment_id, kind, version, due_at, attempts FROM scheduled_reminders
+                    "SELECT appointment_id, kind, version, due_at, attempts, start FROM scheduled_reminders
                      WHERE next_attempt_at <= ?1 ORDER BY next_attempt_at, appointment_id, kind
                      LIMIT ?2",
                 )
@@ -123,18 +123,20 @@ impl EmbeddedStore {
                         row.get::<_, i64>(2)?,
                         row.get::<_, String>(3)?,
                         row.get::<_, u32>(4)?,
+                        row.get::<_, Option<String>>(5)?,
                     ))
                 })
                 .map_err(internal)?;
             let mut due = Vec::new();
             for row in rows {
-                let (id, kind, version, due_at, attempts) = row.map_err(internal)?;
+                let (id, kind, version, due_at, attempts, start) = row.map_err(internal)?;
                 due.push(DueReminder {
                     request: ReminderRequest {
                         appointment_id: AppointmentId::parse(&id)?,
                         kind: ReminderKind::parse(&kind)?,
                         version: u64::try_from(version)
                             .map_err(|_| StoreError::Corrupt("negative version".into()))?,
+                        start: start.as_deref().map(parse_time).transpose()?,
                         // The embedded store reads the appointment and its users in one
                         // transaction without them.
                         participants: None,
@@ -202,13 +204,8 @@ impl ReminderScheduler for EmbeddedStore {
         r: &ReminderRequest,
         at: DateTime<Utc>,
     ) -> Result<(), OutboundError> {
-        let (id, kind, version, at) = (
-            r.appointment_id.to_string(),
-            r.kind.as_str(),
-            r.version as i64,
-            sortable_time(at),
-        );
-        self.run(move |conn| insert_schedule(conn, id, kind, version, at))
+        let row = ScheduleRow::of(r, at);
+        self.run(move |conn| insert_schedule(conn, row))
             .await
             .map_err(store_failure)
     }
@@ -219,21 +216,14 @@ impl ReminderScheduler for EmbeddedStore {
         &self,
         reminders: &[(ReminderRequest, DateTime<Utc>)],
     ) -> Result<(), OutboundError> {
-        let rows: Vec<(String, &'static str, i64, String)> = reminders
+        let rows: Vec<ScheduleRow> = reminders
             .iter()
-            .map(|(r, at)| {
-                (
-                    r.appointment_id.to_string(),
-                    r.kind.as_str(),
-                    r.version as i64,
-                    sortable_time(*at),
-                )
-            })
+            .map(|(r, at)| ScheduleRow::of(r, *at))
             .collect();
         self.run(move |conn| {
             let tx = conn.transaction().map_err(internal)?;
-            for (id, kind, version, at) in rows {
-                insert_schedule(&tx, id, kind, version, at)?;
+            for row in rows {
+                insert_schedule(&tx, row)?;
             }
             tx.commit().map_err(internal)
         })
@@ -261,19 +251,46 @@ impl ReminderScheduler for EmbeddedStore {
     }
 }
 
-/// A schedule's row; one that exists for the appointment and kind is kept (see above).
-fn insert_schedule(
-    conn: &rusqlite::Connection,
+/// A schedule's columns, as stored.
+struct ScheduleRow {
     id: String,
-    kind: &str,
+    kind: &'static str,
     version: i64,
+    start: Option<String>,
     at: String,
-) -> Result<(), StoreError> {
+}
+
+impl ScheduleRow {
+    fn of(r: &ReminderRequest, at: DateTime<Utc>) -> Self {
+        ScheduleRow {
+            id: r.appointment_id.to_string(),
+            kind: r.kind.as_str(),
+            version: r.version as i64,
+            // Not `sortable_time` (milliseconds): compared for equality when the reminder fires,
+            // so kept to the last digit.
+            start: r
+                .start
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            at: sortable_time(at),
+        }
+    }
+}
+
+/// A schedule's row; one that exists for the appointment and kind is kept (see above).
+fn insert_schedule(conn: &rusqlite::Connection, row: ScheduleRow) -> Result<(), StoreError> {
+    let ScheduleRow {
+        id,
+        kind,
+        version,
+        start,
+        at,
+    } = row;
     super::exec(
         conn,
-        "INSERT INTO scheduled_reminders (appointment_id, kind, version, due_at, next_attempt_at)
-         VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (appointment_id, kind) DO NOTHING",
-        params![id, kind, version, at],
+        "INSERT INTO scheduled_reminders
+             (appointment_id, kind, version, start, due_at, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (appointment_id, kind) DO NOTHING",
+        params![id, kind, version, start, at],
     )
     .map_err(internal)?;
     Ok(())

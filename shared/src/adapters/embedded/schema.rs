@@ -141,6 +141,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, kind, day)
     );
 "#,
+    // The start a schedule was armed for (`ReminderRequest::start`); NULL in rows from before.
+    r#"
+    ALTER TABLE scheduled_reminders ADD COLUMN start TEXT;
+"#,
 ];
 
 pub(crate) fn migrate(conn: &Connection) -> Result<(), StoreError> {
