@@ -12,14 +12,9 @@ const STATUS = {
   no_show: 'Missed',
 };
 
-/**
- * The video room stays open until 30 minutes after the end (docs/video-rooms.md, "Join window").
- * The list's appointments do not carry the join route's `closes_at`, so it is derived the same way.
- */
-export const ROOM_OPEN_AFTER_END_MS = 30 * 60_000;
-
+/** When the video room stops letting people in: the API's join window (docs/video-rooms.md). */
 export function roomClosesAt(appointment) {
-  return new Date(appointment.end).getTime() + ROOM_OPEN_AFTER_END_MS;
+  return new Date(appointment.room_closes_at).getTime();
 }
 
 /** Booked and its room not closed yet: the consultation can still be joined (the API decides exactly when). */

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{audit, ApiError, ApiRequest, ApiResponse, Deps};
 use crate::domain::appointment::{Reason, TransitionError};
 use crate::domain::audit::AuditAction;
+use crate::domain::call::JoinWindow;
 use crate::domain::doctor::{Slot, SlotRules};
 use crate::domain::{
     Appointment, AppointmentId, AppointmentStatus, Caller, Doctor, Role, RoomName, UserId,
@@ -41,9 +42,34 @@ struct RescheduleBody {
 }
 
 #[derive(Debug, Serialize)]
-struct AppointmentList {
-    items: Vec<Appointment>,
+struct AppointmentList<'a> {
+    items: Vec<AppointmentView<'a>>,
     next_cursor: Option<String>,
+}
+
+/// An appointment as the API shows it: what is stored, and when its video room is open (the
+/// join window), so that a client offers Join exactly as long as the API lets it in.
+#[derive(Debug, Serialize)]
+struct AppointmentView<'a> {
+    #[serde(flatten)]
+    appointment: &'a Appointment,
+    room_opens_at: DateTime<Utc>,
+    room_closes_at: DateTime<Utc>,
+}
+
+impl<'a> AppointmentView<'a> {
+    fn of(appointment: &'a Appointment) -> Self {
+        let window = JoinWindow::of(appointment);
+        AppointmentView {
+            appointment,
+            room_opens_at: window.opens_at,
+            room_closes_at: window.closes_at,
+        }
+    }
+}
+
+fn appointment_response(status: StatusCode, a: &Appointment) -> Result<ApiResponse, ApiError> {
+    ApiResponse::json(status, &AppointmentView::of(a))
 }
 
 fn unprocessable(kind: &'static str, detail: impl Into<String>) -> ApiError {
@@ -221,7 +247,7 @@ async fn book_once(
         Ok(a) => a,
         Err(e) => return Ok(Booked::Refused(e)),
     };
-    let response = ApiResponse::json(StatusCode::CREATED, &appointment)?;
+    let response = appointment_response(StatusCode::CREATED, &appointment)?;
     let completion = idempotency.map(|(key, fingerprint)| IdempotencyCompletion {
         key: key.clone(),
         fingerprint: fingerprint.to_owned(),
@@ -353,7 +379,8 @@ pub async fn list(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError>
     let items = items
         .into_iter()
         .map(|a| a.settled(now).unwrap_or(a))
-        .collect();
+        .collect::<Vec<_>>();
+    let items = items.iter().map(AppointmentView::of).collect();
     ApiResponse::json(StatusCode::OK, &AppointmentList { items, next_cursor })
 }
 
@@ -400,7 +427,7 @@ pub async fn get(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiError> 
     let appointment = load_for_participant(deps, caller, req.path_param("id")?).await?;
     let appointment = super::video::settle_if_due(deps, appointment).await?;
     audit::record_read(deps, caller, AuditAction::Read, &[appointment.id]).await?;
-    ApiResponse::json(StatusCode::OK, &appointment)
+    appointment_response(StatusCode::OK, &appointment)
 }
 
 /// `POST /api/appointments/{id}/cancel`: either participant cancels a booked appointment that has
@@ -415,7 +442,7 @@ pub async fn cancel(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, ApiErro
     deps.appointments.update(&current, &next).await?;
     audit::record_change(deps, caller, AuditAction::Cancelled, next.id).await;
     tracing::info!(appointment_id = %next.id, version = next.version, "appointment cancelled");
-    ApiResponse::json(StatusCode::OK, &next)
+    appointment_response(StatusCode::OK, &next)
 }
 
 /// `POST /api/appointments/{id}/reschedule`: either participant moves it to another free slot of
@@ -444,5 +471,5 @@ pub async fn reschedule(deps: &Deps, req: ApiRequest) -> Result<ApiResponse, Api
     deps.appointments.update(&current, &next).await?;
     audit::record_change(deps, caller, AuditAction::Rescheduled, next.id).await;
     tracing::info!(appointment_id = %next.id, version = next.version, "appointment rescheduled");
-    ApiResponse::json(StatusCode::OK, &next)
+    appointment_response(StatusCode::OK, &next)
 }

@@ -1,5 +1,6 @@
 //! The whole user story: a patient books, sees, reschedules and cancels; the doctor sees it.
 
+use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -53,6 +54,11 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
         appt["meeting_url"],
         format!("https://meet.jit.si/{room}#config.prejoinConfig.enabled=true")
     );
+    // The room's join window, as the join route enforces it: 15 minutes before the start to
+    // 30 minutes after the end.
+    let at = |field: &str| parse_time(appt[field].as_str().unwrap());
+    assert_eq!(at("room_opens_at"), at("start") - Duration::minutes(15));
+    assert_eq!(at("room_closes_at"), at("end") + Duration::minutes(30));
 
     // The slot is gone from the free list.
     let date = parse_time(&start)
@@ -66,6 +72,7 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     // The patient sees it in their appointments, the doctor on their schedule.
     let mine = json_of(app.get(&patient, "/api/appointments").await).await;
     assert_eq!(mine["items"][0]["id"], id.as_str());
+    assert_eq!(mine["items"][0]["room_closes_at"], appt["room_closes_at"]);
     let schedule = json_of(app.get(&doctor, "/api/appointments").await).await;
     assert_eq!(schedule["items"][0]["id"], id.as_str());
     assert_eq!(schedule["items"][0]["patient_name"], "Jordan Rivera");
@@ -91,6 +98,11 @@ async fn a_patient_books_a_slot_and_the_doctor_sees_it_on_the_schedule() {
     assert_eq!(
         moved["room_name"], room,
         "the room stays with the appointment"
+    );
+    assert_eq!(
+        parse_time(moved["room_opens_at"].as_str().unwrap()),
+        parse_time(&to) - Duration::minutes(15),
+        "the window moves with it"
     );
     let free = app.free_slots(&patient, DOCTOR, date).await;
     assert!(free.contains(&start) && !free.contains(&to));
